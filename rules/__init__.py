@@ -1,0 +1,6 @@
+"""The rule table: one module per family; importing this package registers them all.
+
+See README.md in this folder for the vocabulary of an entry.
+"""
+from . import (activations, convolution, elementwise, linalg, losses, normalization,  # noqa: F401
+               pooling, reductions, shape, softmax)

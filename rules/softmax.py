@@ -1,0 +1,48 @@
+"""softmax and log_softmax along one dim."""
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from symbolic_torch.call import Call
+from symbolic_torch.registry import rule
+
+from ._vocab import dim as norm_dim
+
+POOL = "nijlm"
+
+
+def _parts(call: Call, input: Any, dim: Any) -> tuple[sp.Expr, sp.Expr]:
+    x = call.operand(input, "input", "x")
+    nd = x.ndim
+    d = norm_dim(dim if dim is not None else (0 if nd in (0, 1, 3) else 1), nd)
+    idx = call.out(*[POOL[k] for k in range(nd)])
+    k = sp.Symbol("k", integer=True)
+    other = list(idx)
+    other[d] = k
+    norm = call.sum(sp.exp(x[tuple(other)]), (k, x.shape[d]))
+    return x[idx], norm
+
+
+@rule("softmax", functions=[F.softmax, torch.softmax], methods=["softmax"], modules=[nn.Softmax],
+      latex=r"\operatorname{softmax}")
+def softmax(call: Call, input: Any, dim: Any = None, *args: Any, **kwargs: Any) -> sp.Expr:
+    """y[n, i] = e^{x[n,i]} / Σ_k e^{x[n,k]}."""
+    if call.module is not None:
+        dim = call.module.dim
+    xi, norm = _parts(call, input, kwargs.get("dim", dim))
+    return sp.exp(xi) / norm
+
+
+@rule("log_softmax", functions=[F.log_softmax, torch.log_softmax], methods=["log_softmax"],
+      modules=[nn.LogSoftmax], latex=r"\operatorname{log\,softmax}")
+def log_softmax(call: Call, input: Any, dim: Any = None, *args: Any, **kwargs: Any) -> sp.Expr:
+    """y[n, i] = x[n, i] − log Σ_k e^{x[n,k]}."""
+    if call.module is not None:
+        dim = call.module.dim
+    xi, norm = _parts(call, input, kwargs.get("dim", dim))
+    return xi - sp.log(norm)

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Install everything symbolic_torch needs on a fresh Debian machine (run as root). Idempotent.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends \
+        texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils
+fi
+
+# torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.
+python -m pip install torch==2.13.0
+python -m pip install -e ".[dev]"

@@ -1,0 +1,92 @@
+"""Capture: model → ``fx.GraphModule``, with the loss appended as its last node."""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import torch
+import torch.fx as fx
+
+from .errors import CaptureError
+
+LOSS_PATH = "loss"
+TARGET_NAME = "target"
+
+
+@dataclass
+class Captured:
+    """A captured model: its graph, how it was captured, and its input names."""
+
+    gm: fx.GraphModule
+    method: str  # "torch.fx" or "torch.export"
+    input_names: list[str]
+    has_loss: bool
+
+
+def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...],
+            loss: torch.nn.Module | Callable[..., Any] | None = None) -> Captured:
+    """Trace ``model`` with torch.fx; fall back to torch.export; append ``loss``."""
+    try:
+        gm = fx.symbolic_trace(model)
+        method = "torch.fx"
+    except Exception as fx_error:  # fx raises many types for untraceable code
+        gm, method = _export(model, inputs, fx_error), "torch.export"
+    names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+    if len(names) != len(inputs):
+        raise CaptureError(f"the captured graph takes {len(names)} inputs {names}, but {len(inputs)} were given")
+    if loss is not None:
+        _append_loss(gm, loss)
+    return Captured(gm, method, names, loss is not None)
+
+
+def _export(model: Any, inputs: tuple[Any, ...], fx_error: Exception) -> fx.GraphModule:
+    module = model if isinstance(model, torch.nn.Module) else _Wrap(model)
+    try:
+        program = torch.export.export(module, tuple(inputs))
+        gm = program.module()
+    except Exception as export_error:
+        raise CaptureError(
+            f"torch.fx.symbolic_trace failed: {type(fx_error).__name__}: {fx_error}\n"
+            f"fallback torch.export.export failed too: {type(export_error).__name__}: {export_error}"
+        ) from export_error
+    _strip_export_plumbing(gm)
+    return gm
+
+
+class _Wrap(torch.nn.Module):
+    def __init__(self, fn: Callable[..., Any]) -> None:
+        super().__init__()
+        self.fn = fn
+        self.__signature__ = inspect.signature(fn)
+
+    def forward(self, *args: Any) -> Any:
+        return self.fn(*args)
+
+
+def _strip_export_plumbing(gm: fx.GraphModule) -> None:
+    """Drop export's guard calls, which compute nothing of the model's."""
+    for node in list(gm.graph.nodes):
+        if node.op == "call_module" and str(node.target).startswith("_guards"):
+            gm.graph.erase_node(node)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+
+
+def _append_loss(gm: fx.GraphModule, loss: Any) -> None:
+    graph = gm.graph
+    output = next(n for n in graph.nodes if n.op == "output")
+    (result,) = output.args
+    if not isinstance(result, fx.Node):
+        raise CaptureError("a loss needs a model that returns a single tensor")
+    last_placeholder = [n for n in graph.nodes if n.op == "placeholder"][-1]
+    with graph.inserting_after(last_placeholder):
+        target = graph.placeholder(TARGET_NAME)
+    with graph.inserting_before(output):
+        if isinstance(loss, torch.nn.Module):
+            gm.add_submodule(LOSS_PATH, loss)
+            node = graph.call_module(LOSS_PATH, (result, target))
+        else:
+            node = graph.call_function(loss, (result, target))
+    output.args = (node,)
+    gm.recompile()

@@ -1,0 +1,357 @@
+"""Delta elimination: turn ``Σ … δ(…)`` into closed index form.
+
+sympy's derivative of an index-form formula by a tensor element is a sum of
+products with ``KroneckerDelta`` factors. This pass
+
+1. flattens the expression into terms (coefficient, deltas, sum limits, conditions),
+   pulling sums and piecewise branches that carry deltas out to the top;
+2. merges deltas on the digits of one index (``⌊k/9⌋ = c``, ``k mod 3 = w``, as
+   reshapes produce) into one affine equation;
+3. solves each affine equation for a summation index: coefficient ±1 gives a
+   substitution plus a range condition, a stride ``s`` adds ``s | rest``, a
+   mixed-radix combination (``3·i + j = k``) eliminates all of its indices;
+4. drops conditions that the index ranges already imply and terms they rule out.
+
+What remains has no ``KroneckerDelta``: deltas between free indices become
+conditions of a ``Piecewise``.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Iterable, Sequence
+
+import sympy as sp
+
+from .errors import DerivationError
+from .primitives import WindowArgmax, WindowMax
+from .symbols import Ranges, fresh_name
+
+Limit = tuple[sp.Symbol, int, int]
+
+
+@dataclass
+class Term:
+    """One product: ``Σ_limits [conds] coeff · Π δ(d = 0)``."""
+
+    coeff: sp.Expr = sp.S.One
+    deltas: list[sp.Expr] = field(default_factory=list)
+    limits: list[Limit] = field(default_factory=list)
+    conds: list[sp.Basic] = field(default_factory=list)
+
+    def times(self, other: "Term") -> "Term":
+        return Term(self.coeff * other.coeff, self.deltas + other.deltas,
+                    self.limits + other.limits, self.conds + other.conds)
+
+    def xreplace(self, subs: dict[sp.Basic, sp.Basic]) -> "Term":
+        return Term(bound_replace(self.coeff, subs), [bound_replace(d, subs) for d in self.deltas],
+                    self.limits, [bound_replace(c, subs) for c in self.conds])
+
+
+def bound_replace(e: sp.Basic, subs: dict[sp.Basic, sp.Basic]) -> sp.Basic:
+    """``xreplace`` that leaves variables bound by a Sum or window untouched."""
+    if e in subs:
+        return subs[e]
+    if not subs or not (e.free_symbols & set(subs)):
+        return e
+    if e in subs:
+        return subs[e]
+    if isinstance(e, sp.Sum) or isinstance(e, (WindowMax, WindowArgmax)):
+        bound = {lim[0] for lim in e.limits}
+        inner = {k: v for k, v in subs.items() if k not in bound}
+        return e.func(*[bound_replace(a, inner) if not isinstance(a, sp.Tuple) or a[0] not in bound
+                        else sp.Tuple(a[0], *[bound_replace(x, inner) for x in a[1:]]) for a in e.args])
+    if not e.args:
+        return e
+    return e.func(*[bound_replace(a, subs) for a in e.args])
+
+
+def eliminate(expr: sp.Expr, free: Ranges, prefer: Sequence[sp.Symbol] = ()) -> sp.Expr:
+    """Closed form of ``expr``, a derivative full of deltas, for indices in ``free``.
+
+    ``prefer`` lists summation indices to solve for first (the adjoint's indices,
+    so that a convolution's input gradient comes out as a transposed convolution).
+    """
+    taken = {str(s) for s in expr.free_symbols | set(free)}
+    terms = _flatten(sp.expand(expr, deep=False, mul=True, multinomial=False), taken)
+    done = [t for t in (_solve_term(t, free, list(prefer)) for t in terms) if t is not None]
+    return _rebuild(done)
+
+
+# ---------------------------------------------------------------- flatten
+def _flatten(e: sp.Basic, taken: set[str]) -> list[Term]:
+    if e == 0:
+        return []
+    if not e.has(sp.KroneckerDelta):
+        return [Term(coeff=e)]
+    if isinstance(e, sp.Add):
+        return [t for a in e.args for t in _flatten(a, taken)]
+    if isinstance(e, sp.Mul):
+        terms = [Term()]
+        for factor in e.args:
+            terms = [t.times(u) for t in terms for u in _flatten(factor, taken)]
+        return terms
+    if isinstance(e, sp.KroneckerDelta):
+        return [Term(deltas=[e.args[0] - e.args[1]])]
+    if isinstance(e, sp.Sum):
+        return _flatten_sum(e, taken)
+    if isinstance(e, sp.Piecewise):
+        return _flatten_piecewise(e, taken)
+    raise DerivationError(f"cannot eliminate Kronecker deltas inside {type(e).__name__}: {e}")
+
+
+def _flatten_sum(e: sp.Sum, taken: set[str]) -> list[Term]:
+    subs: dict[sp.Basic, sp.Basic] = {}
+    limits: list[Limit] = []
+    for sym, lo, hi in e.limits:
+        name = fresh_name(str(sym), taken) if str(sym) in taken else str(sym)
+        taken.add(name)
+        new = sp.Symbol(name, integer=True) if name != str(sym) else sym
+        if new is not sym:
+            subs[sym] = new
+        limits.append((new, int(lo), int(hi)))
+    body = e.function.xreplace(subs) if subs else e.function
+    body = sp.expand(body, deep=False, mul=True, multinomial=False)
+    return [replace(t, limits=limits + t.limits) for t in _flatten(body, taken)]
+
+
+def _flatten_piecewise(e: sp.Piecewise, taken: set[str]) -> list[Term]:
+    out: list[Term] = []
+    earlier: list[sp.Basic] = []
+    for value, cond in e.args:
+        here = sp.And(cond, *[sp.Not(c) for c in earlier])
+        earlier.append(cond)
+        if here == sp.false:
+            continue
+        for t in _flatten(sp.expand(value, deep=False), taken):
+            out.append(t if here == sp.true else replace(t, conds=t.conds + [here]))
+    return out
+
+
+# ---------------------------------------------------------------- solve
+def _solve_term(term: Term, free: Ranges, prefer: list[sp.Symbol]) -> Term | None:
+    while term.deltas:
+        ranges = {**free, **{s: (lo, hi) for s, lo, hi in term.limits}}
+        bound = [s for s, _, _ in term.limits]
+        term = replace(term, deltas=_merge_digits(term.deltas, bound, ranges, term))
+        for k, d in enumerate(term.deltas):
+            solved = _solve_delta(d, bound, ranges, prefer)
+            if solved is None:
+                continue
+            subs, conds = solved
+            rest = Term(term.coeff, term.deltas[:k] + term.deltas[k + 1:],
+                        [l for l in term.limits if l[0] not in subs], term.conds)
+            term = rest.xreplace(subs)
+            term.conds.extend(conds)
+            break
+        else:
+            term = replace(term, deltas=[], conds=term.conds + [_as_eq(d) for d in term.deltas])
+    return _simplify_conds(term, free)
+
+
+def _as_eq(d: sp.Expr) -> sp.Basic:
+    pos = sp.Add(*[a for a in sp.Add.make_args(d) if not a.could_extract_minus_sign()])
+    neg = -sp.Add(*[a for a in sp.Add.make_args(d) if a.could_extract_minus_sign()])
+    return sp.Eq(pos, neg)
+
+
+def _linear(d: sp.Expr, v: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
+    """``d = c·v + rest`` with integer ``c ≠ 0`` and ``v ∉ rest``, else None."""
+    d = sp.expand(d)
+    c = d.coeff(v, 1)
+    rest = sp.expand(d - c * v)
+    if c.is_Integer and c != 0 and v not in rest.free_symbols:
+        return c, rest
+    return None
+
+
+def _solve_delta(d: sp.Expr, bound: list[sp.Symbol], ranges: Ranges,
+                 prefer: list[sp.Symbol]) -> tuple[dict, list] | None:
+    present = [v for v in bound if v in d.free_symbols]
+    if not present:
+        return None
+    order = sorted(present, key=lambda v: (v not in prefer, prefer.index(v) if v in prefer else 0))
+    radix = _solve_radix(d, order, ranges, prefer)
+    if radix is not None:
+        return radix
+    candidates = [(v, _linear(d, v)) for v in order]
+    candidates = [(v, lin) for v, lin in candidates if lin is not None]
+    if not candidates:
+        return None
+    # adjoint indices first (transposed-convolution form), then unit coefficients
+    candidates.sort(key=lambda vc: (vc[0] not in prefer, abs(vc[1][0]) != 1))
+    v, (c, rest) = candidates[0]
+    lo, hi = ranges[v]
+    numer = sp.expand(-rest if c > 0 else rest)  # v = numer / |c|
+    value = sp.expand(numer / abs(c))
+    conds: list[sp.Basic] = [sp.Le(lo * abs(c), numer), sp.Le(numer, hi * abs(c))]
+    if abs(c) != 1:
+        conds.insert(0, sp.Eq(sp.Mod(numer, abs(c)), 0))
+    return {v: value}, conds
+
+
+def _solve_radix(d: sp.Expr, order: list[sp.Symbol], ranges: Ranges,
+                 prefer: list[sp.Symbol]) -> tuple[dict, list] | None:
+    """Solve ``Σ c_k v_k = R`` when the c_k are the strides of a mixed radix."""
+    if len(order) < 2 or len({v in prefer for v in order}) > 1:
+        return None
+    d = sp.expand(d)
+    coeffs = {v: d.coeff(v, 1) for v in order}
+    rest = sp.expand(d - sum(c * v for v, c in coeffs.items()))
+    if any(v in rest.free_symbols for v in order) or not all(c.is_Integer for c in coeffs.values()):
+        return None
+    sign = 1 if all(c > 0 for c in coeffs.values()) else -1 if all(c < 0 for c in coeffs.values()) else 0
+    if sign == 0 or any(ranges[v][0] != 0 for v in order):
+        return None
+    digits = sorted(order, key=lambda v: sign * coeffs[v])
+    stride = 1
+    for v in digits:
+        if sign * coeffs[v] != stride:
+            return None
+        stride *= ranges[v][1] + 1
+    total = -sign * rest
+    subs = {}
+    for k, v in enumerate(digits):
+        part = sp.floor(total / (sign * coeffs[v]))
+        subs[v] = part if k == len(digits) - 1 else sp.Mod(part, ranges[v][1] + 1)
+    return subs, [sp.Le(0, total), sp.Le(total, stride - 1)]
+
+
+# ---------------------------------------------------------------- digits
+def _digit(e: sp.Expr, bound: set[sp.Symbol]) -> tuple[sp.Expr, int, int | None] | None:
+    """Match ``Mod(⌊L/m⌋, r)``, ``⌊L/m⌋`` or ``Mod(L, r)``: returns (L, m, r)."""
+    r = None
+    if isinstance(e, sp.Mod) and e.args[1].is_Integer:
+        e, r = e.args[0], int(e.args[1])
+    m = 1
+    if isinstance(e, sp.floor):
+        x = sp.expand(e.args[0])
+        m = math.lcm(*[int(sp.fraction(c)[1]) for c in sp.Add.make_args(x) for c in [c.as_coeff_Mul()[0]]])
+        e = sp.expand(x * m)
+    if not (e.free_symbols & bound) or (r is None and m == 1):
+        return None
+    return sp.expand(e), m, r
+
+
+def _merge_digits(deltas: list[sp.Expr], bound: list[sp.Symbol], ranges: Ranges,
+                  term: Term) -> list[sp.Expr]:
+    groups: dict[sp.Expr, list[tuple[int, int | None, sp.Expr, int]]] = {}
+    for k, d in enumerate(deltas):
+        for a in sp.Add.make_args(d):
+            c, core = a.as_coeff_Mul()
+            got = _digit(core, set(bound)) if c in (1, -1) else None
+            if got is not None and not ((d - a).free_symbols & set(bound)):
+                L, m, r = got
+                groups.setdefault(L, []).append((m, r, sp.expand(-(d - a) / c), k))
+                break
+    used: set[int] = set()
+    merged: list[sp.Expr] = []
+    for L, digits in groups.items():
+        digits.sort(key=lambda t: t[0])
+        stride, ok = 1, True
+        for m, r, _, _ in digits:
+            ok = ok and m == stride and r is not None if (m, r) != digits[-1][:2] else ok and m == stride
+            stride = m * r if r is not None else stride
+        if not ok or digits[0][0] != 1:
+            continue
+        used.update(k for *_, k in digits)
+        merged.append(L - sum(m * e for m, _, e, _ in digits))
+        for m, r, e, _ in digits:
+            term.conds.append(sp.Le(0, e))
+            if r is not None:
+                term.conds.append(sp.Le(e, r - 1))
+    return merged + [d for k, d in enumerate(deltas) if k not in used]
+
+
+# ---------------------------------------------------------------- conditions
+def bounds(e: sp.Expr, ranges: Ranges) -> tuple[float, float] | None:
+    """Interval of ``e`` over the index ranges, or None when unknown."""
+    if e.is_Number:
+        return float(e), float(e)
+    if isinstance(e, sp.Symbol):
+        return tuple(map(float, ranges[e])) if e in ranges else None  # type: ignore[return-value]
+    if isinstance(e, sp.Add):
+        parts = [bounds(a, ranges) for a in e.args]
+        if any(p is None for p in parts):
+            return None
+        return sum(p[0] for p in parts), sum(p[1] for p in parts)  # type: ignore[index]
+    if isinstance(e, sp.Mul):
+        out = (1.0, 1.0)
+        for a in e.args:
+            b = bounds(a, ranges)
+            if b is None:
+                return None
+            prods = [out[0] * b[0], out[0] * b[1], out[1] * b[0], out[1] * b[1]]
+            out = (min(prods), max(prods))
+        return out
+    if isinstance(e, (sp.floor, sp.ceiling)):
+        b = bounds(e.args[0], ranges)
+        f = math.floor if isinstance(e, sp.floor) else math.ceil
+        return None if b is None else (f(b[0]), f(b[1]))
+    if isinstance(e, sp.Mod) and e.args[1].is_Integer and e.args[1] > 0:
+        n = int(e.args[1])
+        b = bounds(e.args[0], ranges)
+        if b is not None and math.floor(b[0] / n) == math.floor(b[1] / n):
+            k = math.floor(b[0] / n) * n
+            return b[0] - k, b[1] - k
+        return 0.0, n - 1.0
+    return None
+
+
+def _decide(c: sp.Basic, ranges: Ranges) -> bool | None:
+    if c in (sp.true, sp.false):
+        return bool(c)
+    if isinstance(c, sp.Eq) and isinstance(c.lhs, sp.Mod) and c.rhs == 0:
+        x, n = c.lhs.args
+        x = sp.expand(x)
+        if all((coef % n) == 0 for coef in [x.as_coeff_add()[0]] + [a.as_coeff_Mul()[0] for a in x.as_coeff_add()[1]]):
+            return True
+    if not isinstance(c, sp.core.relational.Relational):
+        return None
+    b = bounds(sp.expand(c.lhs - c.rhs), ranges)
+    if b is None:
+        return None
+    lo, hi = b
+    table = {
+        sp.StrictLessThan: (hi < 0, lo >= 0), sp.LessThan: (hi <= 0, lo > 0),
+        sp.StrictGreaterThan: (lo > 0, hi <= 0), sp.GreaterThan: (lo >= 0, hi < 0),
+        sp.Equality: (lo == hi == 0, lo > 0 or hi < 0), sp.Unequality: (lo > 0 or hi < 0, lo == hi == 0),
+    }
+    always, never = table.get(type(c), (False, False))
+    return True if always else False if never else None
+
+
+def _split(conds: Iterable[sp.Basic]) -> list[sp.Basic]:
+    out: list[sp.Basic] = []
+    for c in conds:
+        out.extend(_split(c.args) if isinstance(c, sp.And) else [c])
+    return out
+
+
+def _simplify_conds(term: Term, free: Ranges) -> Term | None:
+    ranges = {**free, **{s: (lo, hi) for s, lo, hi in term.limits}}
+    kept: list[sp.Basic] = []
+    for c in _split(term.conds):
+        verdict = _decide(c, ranges)
+        if verdict is False:
+            return None
+        if verdict is None and c not in kept:
+            kept.append(c)
+    if term.coeff == 0:
+        return None
+    return replace(term, conds=kept)
+
+
+# ---------------------------------------------------------------- rebuild
+def _rebuild(terms: list[Term]) -> sp.Expr:
+    groups: dict[tuple, list[sp.Expr]] = {}
+    for t in terms:
+        key = (tuple(t.limits), tuple(t.conds))
+        groups.setdefault(key, []).append(t.coeff)
+    out = sp.S.Zero
+    for (limits, conds), coeffs in groups.items():
+        body = sp.Add(*coeffs)
+        if conds:
+            body = sp.Piecewise((body, sp.And(*conds)), (0, True))
+        out += sp.Sum(body, *limits) if limits else body
+    return out

@@ -1,0 +1,299 @@
+"""Numeric evaluation of index-form formulas over whole index ranges.
+
+``evaluate(expr, env, free)`` returns a tensor with one axis per free index.
+Each index variable owns one axis of a broadcast grid; a ``Sum`` adds axes
+for its variables and reduces them. Tensor elements read at positions outside
+their shape (or at non-integer positions) are 0: that is the zero padding of
+convolutions, and it never matters elsewhere because range conditions guard
+such reads. Values are float64 torch tensors; nothing goes through sympy's
+slow numeric paths, so cost follows the grid size, not the formula's length.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import sympy as sp
+import torch
+
+from .primitives import WindowArgmax, WindowMax
+
+Free = Sequence[tuple[sp.Symbol, int, int]]
+GRID_LIMIT = 1 << 22  # elements per chunk of the broadcast grid
+
+
+@dataclass
+class _Grid:
+    env: Mapping[str, torch.Tensor]
+    axes: dict[sp.Symbol, int] = field(default_factory=dict)
+    sizes: list[int] = field(default_factory=list)
+    values: dict[sp.Symbol, torch.Tensor] = field(default_factory=dict)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.sizes)
+
+    def bind(self, sym: sp.Symbol, lo: int, hi: int) -> "_Grid":
+        grid = _Grid(self.env, dict(self.axes), list(self.sizes), dict(self.values))
+        axis = grid.ndim
+        grid.axes[sym] = axis
+        grid.sizes.append(hi - lo + 1)
+        shape = [1] * (axis + 1)
+        shape[axis] = hi - lo + 1
+        grid.values[sym] = torch.arange(lo, hi + 1, dtype=torch.float64).reshape(shape)
+        return grid
+
+    def scalar(self, value: float | bool) -> torch.Tensor:
+        dtype = torch.bool if isinstance(value, bool) else torch.float64
+        return torch.tensor(value, dtype=dtype).reshape([1] * self.ndim)
+
+    def lift(self, t: torch.Tensor) -> torch.Tensor:
+        """Pad ``t`` with trailing unit axes up to this grid's rank."""
+        return t.reshape(list(t.shape) + [1] * (self.ndim - t.dim()))
+
+
+def evaluate(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -> torch.Tensor:
+    """Evaluate ``expr`` for every value of the ``free`` indices.
+
+    ``env`` maps tensor base names to tensors. Returns a float64 tensor whose
+    shape is the free ranges' sizes (a 0-d tensor when ``free`` is empty).
+    Large grids are evaluated in chunks along the largest free index.
+    """
+    env = {k: v.detach().to(torch.float64) for k, v in env.items()}
+    free = list(free)
+    cost = math.prod(hi - lo + 1 for _, lo, hi in free) * _inner_size(expr)
+    if cost > GRID_LIMIT and free:
+        k = max(range(len(free)), key=lambda j: free[j][2] - free[j][1])
+        sym, lo, hi = free[k]
+        parts = max(2, math.ceil(cost / GRID_LIMIT))
+        step = max(1, math.ceil((hi - lo + 1) / parts))
+        if step < hi - lo + 1:
+            chunks = [
+                evaluate(expr, env, free[:k] + [(sym, s, min(hi, s + step - 1))] + free[k + 1:])
+                for s in range(lo, hi + 1, step)
+            ]
+            return torch.cat(chunks, dim=k)
+    grid = _Grid(env)
+    for sym, lo, hi in free:
+        grid = grid.bind(sym, lo, hi)
+    out = _ev(expr, grid)
+    return out.to(torch.float64).expand(grid.sizes).clone()
+
+
+def _inner_size(expr: sp.Basic) -> int:
+    """The largest product of nested bound-variable ranges in ``expr``."""
+    best = 1
+    for node in sp.preorder_traversal(expr):
+        if isinstance(node, (sp.Sum, WindowMax, WindowArgmax)):
+            lims = node.limits
+            size = math.prod(int(l[2]) - int(l[1]) + 1 for l in lims if l[1].is_Integer and l[2].is_Integer)
+            inner = _inner_size(node.args[0]) if not isinstance(node, sp.Sum) else _inner_size(node.function)
+            best = max(best, size * inner)
+    return best
+
+
+def _ev(e: sp.Basic, g: _Grid) -> torch.Tensor:
+    handler = _HANDLERS.get(type(e))
+    if handler is not None:
+        return handler(e, g)
+    for cls in type(e).__mro__:
+        if cls in _HANDLERS:
+            return _HANDLERS[cls](e, g)
+    if e.is_Number or isinstance(e, sp.NumberSymbol):
+        return g.scalar(float(e))
+    raise TypeError(f"cannot evaluate {type(e).__name__}: {e}")
+
+
+def _symbol(e: sp.Symbol, g: _Grid) -> torch.Tensor:
+    if e in g.values:
+        return g.lift(g.values[e])
+    if str(e) in g.env:  # a 0-d tensor
+        return g.scalar(0.0) + g.env[str(e)].reshape(())
+    raise KeyError(f"index {e} has no range here")
+
+
+def _indexed(e: sp.Indexed, g: _Grid) -> torch.Tensor:
+    t = g.env[str(e.base.label)]
+    if t.dim() != len(e.indices):
+        raise ValueError(f"{e}: tensor has {t.dim()} dims, formula uses {len(e.indices)}")
+    if t.dim() == 0:
+        return g.scalar(0.0) + t
+    pos = torch.broadcast_tensors(*[_ev(i, g).to(torch.float64) for i in e.indices])
+    valid = torch.ones(pos[0].shape, dtype=torch.bool)
+    flat = torch.zeros(pos[0].shape, dtype=torch.long)
+    for p, size, stride in zip(pos, t.shape, t.stride()):
+        r = torch.round(p)
+        valid &= (r == p) & (r >= 0) & (r < size)
+        flat += torch.where(valid, r, 0).long() * stride
+    vals = t.as_strided((t.numel(),), (1,)) if t.is_contiguous() else t.contiguous().view(-1)
+    vals = vals[torch.where(valid, flat, 0)] if t.is_contiguous() else vals[torch.where(valid, _cflat(pos, t, valid), 0)]
+    return torch.where(valid, vals, torch.zeros((), dtype=vals.dtype)).to(torch.float64)
+
+
+def _cflat(pos: Sequence[torch.Tensor], t: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    flat = torch.zeros(valid.shape, dtype=torch.long)
+    stride = 1
+    for p, size in reversed(list(zip(pos, t.shape))):
+        flat += torch.where(valid, torch.round(p), 0).long() * stride
+        stride *= size
+    return flat
+
+
+def _add(e: sp.Add, g: _Grid) -> torch.Tensor:
+    out = _ev(e.args[0], g)
+    for a in e.args[1:]:
+        out = out + _ev(a, g)
+    return out
+
+
+def _mul(e: sp.Mul, g: _Grid) -> torch.Tensor:
+    out = _ev(e.args[0], g)
+    for a in e.args[1:]:
+        out = out * _ev(a, g)
+    return out
+
+
+def _pow(e: sp.Pow, g: _Grid) -> torch.Tensor:
+    base, ex = e.args
+    b = _ev(base, g)
+    if ex == sp.S.Half:
+        return torch.sqrt(b)
+    if ex.is_Integer:
+        return b ** int(ex)
+    return b ** _ev(ex, g)
+
+
+def _sum(e: sp.Sum, g: _Grid) -> torch.Tensor:
+    inner = g
+    for sym, lo, hi in e.limits:
+        lo_i, hi_i = int(lo), int(hi)
+        if hi_i < lo_i:
+            return g.scalar(0.0)
+        inner = inner.bind(sym, lo_i, hi_i)
+    body = _ev(e.function, inner).to(torch.float64)
+    body = inner.lift(body)
+    dims = list(range(g.ndim, inner.ndim))
+    scale = math.prod(inner.sizes[d] for d in dims if body.shape[d] == 1)
+    return body.sum(dim=dims) * scale if dims else body
+
+
+def _window(e: WindowMax | WindowArgmax, g: _Grid) -> tuple[torch.Tensor, list[int], _Grid]:
+    inner = g
+    for sym, lo, hi in e.limits:
+        inner = inner.bind(sym, int(lo), int(hi))
+    body = inner.lift(_ev(e.body, inner).to(torch.float64))
+    body = body.expand(list(body.shape[: g.ndim]) + inner.sizes[g.ndim:])
+    return body, list(range(g.ndim, inner.ndim)), inner
+
+
+def _window_max(e: WindowMax, g: _Grid) -> torch.Tensor:
+    body, dims, _ = _window(e, g)
+    flat = body.reshape(list(body.shape[: g.ndim]) + [-1])
+    return flat.max(dim=-1).values
+
+
+def _window_argmax(e: WindowArgmax, g: _Grid) -> torch.Tensor:
+    body, dims, inner = _window(e, g)
+    flat = body.reshape(list(body.shape[: g.ndim]) + [-1])
+    nan_first = torch.where(torch.isnan(flat), torch.inf, flat)  # torch picks a NaN when present
+    best = nan_first.argmax(dim=-1).to(torch.float64)
+    chosen = g.scalar(0.0)
+    stride = 1
+    for (sym, lo, hi), pos in reversed(list(zip(e.limits, e.position))):
+        chosen = chosen + (_ev(pos, g) - int(lo)) * stride
+        stride *= int(hi) - int(lo) + 1
+    return (chosen == best).to(torch.float64)
+
+
+def _piecewise(e: sp.Piecewise, g: _Grid) -> torch.Tensor:
+    out = g.scalar(0.0)
+    for value, cond in reversed(e.args):
+        if cond == sp.true:
+            out = _ev(value, g) + 0 * out
+        else:
+            c = _ev(cond, g)
+            out = torch.where(c, _ev(value, g), out)
+    return out
+
+
+def _rel(op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[sp.Basic, _Grid], torch.Tensor]:
+    return lambda e, g: op(_ev(e.lhs, g), _ev(e.rhs, g))
+
+
+def _logic(op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[sp.Basic, _Grid], torch.Tensor]:
+    def run(e: sp.Basic, g: _Grid) -> torch.Tensor:
+        out = _ev(e.args[0], g)
+        for a in e.args[1:]:
+            out = op(out, _ev(a, g))
+        return out
+    return run
+
+
+def _unary(fn: Callable[[torch.Tensor], torch.Tensor]) -> Callable[[sp.Basic, _Grid], torch.Tensor]:
+    return lambda e, g: fn(_ev(e.args[0], g).to(torch.float64))
+
+
+def _heaviside(e: sp.Heaviside, g: _Grid) -> torch.Tensor:
+    x = _ev(e.args[0], g)
+    at0 = float(e.args[1]) if len(e.args) > 1 else 0.5
+    return torch.heaviside(x, torch.tensor(at0, dtype=torch.float64))
+
+
+def _minmax(op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[sp.Basic, _Grid], torch.Tensor]:
+    return _logic(op)
+
+
+_HANDLERS: dict[type, Callable[[sp.Basic, _Grid], torch.Tensor]] = {
+    sp.Symbol: _symbol,
+    sp.Dummy: _symbol,
+    sp.Indexed: _indexed,
+    sp.Add: _add,
+    sp.Mul: _mul,
+    sp.Pow: _pow,
+    sp.Sum: _sum,
+    WindowMax: _window_max,
+    WindowArgmax: _window_argmax,
+    sp.Piecewise: _piecewise,
+    sp.StrictLessThan: _rel(torch.lt),
+    sp.LessThan: _rel(torch.le),
+    sp.StrictGreaterThan: _rel(torch.gt),
+    sp.GreaterThan: _rel(torch.ge),
+    sp.Equality: _rel(torch.eq),
+    sp.Unequality: _rel(torch.ne),
+    sp.And: _logic(torch.logical_and),
+    sp.Or: _logic(torch.logical_or),
+    sp.Not: lambda e, g: torch.logical_not(_ev(e.args[0], g)),
+    sp.logic.boolalg.BooleanTrue: lambda e, g: g.scalar(True),
+    sp.logic.boolalg.BooleanFalse: lambda e, g: g.scalar(False),
+    sp.exp: _unary(torch.exp),
+    sp.log: _unary(torch.log),
+    sp.Abs: _unary(torch.abs),
+    sp.sign: _unary(torch.sign),
+    sp.erf: _unary(torch.erf),
+    sp.tanh: _unary(torch.tanh),
+    sp.sinh: _unary(torch.sinh),
+    sp.cosh: _unary(torch.cosh),
+    sp.sin: _unary(torch.sin),
+    sp.cos: _unary(torch.cos),
+    sp.tan: _unary(torch.tan),
+    sp.atan: _unary(torch.atan),
+    sp.asin: _unary(torch.asin),
+    sp.acos: _unary(torch.acos),
+    sp.floor: _unary(torch.floor),
+    sp.ceiling: _unary(torch.ceil),
+    sp.Heaviside: _heaviside,
+    sp.Max: _minmax(torch.maximum),
+    sp.Min: _minmax(torch.minimum),
+    sp.Mod: lambda e, g: torch.remainder(_ev(e.args[0], g), _ev(e.args[1], g)),
+    sp.KroneckerDelta: lambda e, g: (_ev(e.args[0], g) == _ev(e.args[1], g)).to(torch.float64),
+    sp.UnevaluatedExpr: lambda e, g: _ev(e.args[0], g),
+    sp.Float: lambda e, g: g.scalar(float(e)),
+    sp.Integer: lambda e, g: g.scalar(float(e)),
+    sp.Rational: lambda e, g: g.scalar(float(e)),
+}
+
+
+def register(cls: type, handler: Callable[[sp.Basic, _Grid], torch.Tensor]) -> None:
+    """Teach the evaluator a new sympy class (used by rules that add primitives)."""
+    _HANDLERS[cls] = handler

@@ -1,0 +1,147 @@
+"""Lowering: run the graph with real values and map each node to a formula.
+
+``SymbolicInterpreter`` is an ``fx.Interpreter`` that keeps every value
+(``garbage_collect_values=False``) and, for each node that computes a tensor
+from differentiable tensors, looks the node up in the rule table and records
+a ``Lowered`` entry: the rule, its operands and the forward formula.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import sympy as sp
+import torch
+import torch.fx as fx
+
+from . import registry
+from .call import Call, Operand, TensorArg
+from .errors import UnsupportedOpError
+
+
+@dataclass
+class Lowered:
+    """A node mapped to a rule: the raw material of a Step."""
+
+    node: fx.Node
+    rule: registry.Rule
+    call: Call
+    rhs: sp.Expr
+
+
+def describe_target(node: fx.Node) -> str:
+    """A readable name for a node's target (``torch.nn.functional.relu``, ``Conv2d``)."""
+    t = node.target
+    if node.op == "call_module":
+        return str(t)
+    if node.op == "call_method":
+        return f"Tensor.{t}"
+    mod = getattr(t, "__module__", None) or ""
+    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", None) or str(t)
+    return f"{mod}.{name}" if mod and not str(name).startswith(mod) else str(name)
+
+
+def map_tensor_args(node: fx.Node, args: tuple, kwargs: dict,
+                    wrap: Callable[[Any, fx.Node | None, int], Any]) -> tuple[tuple, dict]:
+    """Replace each tensor in the node's (evaluated) args by ``wrap(value, source_node, slot)``.
+
+    Slots count tensors in (args, kwargs) order, the same on every call.
+    """
+    counter = [0]
+    sources = {}
+
+    def note(a: fx.Node) -> fx.Node:
+        sources[len(sources)] = a
+        return a
+    fx.node.map_arg((node.args, node.kwargs), note)
+    flat_nodes = list(sources.values())
+
+    def visit(v: Any) -> Any:
+        if isinstance(v, torch.Tensor):
+            slot = counter[0]
+            counter[0] += 1
+            src = flat_nodes[slot] if slot < len(flat_nodes) else None
+            return wrap(v, src, slot)
+        if isinstance(v, (list, tuple)):
+            return type(v)(visit(x) for x in v)
+        if isinstance(v, dict):
+            return {k: visit(x) for k, x in v.items()}
+        return v
+    return visit(args), visit(kwargs)
+
+
+class SymbolicInterpreter(fx.Interpreter):
+    """Runs the graph on real values and lowers each node through the rule table."""
+
+    def __init__(self, gm: fx.GraphModule, constant_inputs: set[str] = frozenset()) -> None:
+        super().__init__(gm, garbage_collect_values=False)
+        self.constant_inputs = set(constant_inputs)
+        self.differentiable: dict[str, bool] = {}
+        self.values: dict[str, torch.Tensor] = {}
+        self.lowered: list[Lowered] = []
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor):
+            self.values[n.name] = result
+        if n.op == "placeholder":
+            self.differentiable[n.name] = (isinstance(result, torch.Tensor) and result.is_floating_point()
+                                           and n.name not in self.constant_inputs)
+        elif n.op == "get_attr":
+            self._get_attr(n, result)
+        elif n.op in ("call_function", "call_method", "call_module"):
+            self._lower(n, result)
+        return result
+
+    def _get_attr(self, n: fx.Node, result: Any) -> None:
+        is_param = isinstance(result, torch.nn.Parameter) and result.requires_grad
+        self.differentiable[n.name] = bool(is_param and result.is_floating_point())
+        if is_param:
+            self.values[str(n.target)] = result
+
+    def _source(self, node: fx.Node | None) -> str | None:
+        if node is None:
+            return None
+        if node.op == "get_attr":
+            return str(node.target)
+        return node.name
+
+    def _lower(self, n: fx.Node, result: Any) -> None:
+        module = self.module.get_submodule(str(n.target)) if n.op == "call_module" else None
+        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
+        if module is not None:
+            diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
+        floating = isinstance(result, torch.Tensor) and result.is_floating_point()
+        self.differentiable[n.name] = bool(diff_in and floating)
+        if not (diff_in and floating):
+            return
+        rule = registry.lookup(n.op, n.target, module)
+        if rule is None:
+            raise UnsupportedOpError(n.name, describe_target(n))
+
+        def wrap(v: torch.Tensor, src: fx.Node | None, slot: int) -> TensorArg:
+            diff = src is not None and self.differentiable.get(src.name, False)
+            return TensorArg(v, self._source(src) if diff else None, diff, slot)
+        targs, tkwargs = map_tensor_args(n, args, kwargs, wrap)
+        call = Call(n.name, describe_target(n), module, str(n.target) if module is not None else None, result)
+        try:
+            rhs = rule.impl(call, *targs, **tkwargs)
+        except UnsupportedOpError:
+            raise
+        except NotImplementedError as e:
+            raise UnsupportedOpError(n.name, describe_target(n), str(e)) from e
+        self.lowered.append(Lowered(n, rule, call, sp.sympify(rhs)))
+
+
+def lower(gm: fx.GraphModule, inputs: tuple[Any, ...], constant_inputs: set[str] = frozenset()) -> SymbolicInterpreter:
+    """Run ``gm`` on ``inputs`` and lower every differentiable node."""
+    interp = SymbolicInterpreter(gm, constant_inputs)
+    with torch.no_grad():
+        interp.output = interp.run(*inputs)
+    return interp
+
+
+def module_params(operands: list[Operand]) -> list[Operand]:
+    """The operands that are module parameters."""
+    return [o for o in operands if isinstance(o.slot, tuple)]

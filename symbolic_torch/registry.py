@@ -1,0 +1,108 @@
+"""The rule table's machinery: the ``@rule`` decorator, lookup and validation.
+
+A rule maps torch targets (call_function targets, method names, module
+classes) to a function that returns the op's forward formula in index form.
+The table itself lives in ``rules/`` (shipped as ``symbolic_torch.rules``).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import torch
+
+from .errors import SymbolicTorchError
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry of the rule table."""
+
+    name: str
+    impl: Callable[..., Any]
+    latex: str
+    functions: tuple[Callable[..., Any], ...] = ()
+    methods: tuple[str, ...] = ()
+    modules: tuple[type, ...] = ()
+    doc: str = ""
+
+
+class RuleTableError(SymbolicTorchError):
+    """A rule-table entry is malformed; the message names the entry."""
+
+
+RULES: dict[str, Rule] = {}
+BY_FUNCTION: dict[Any, Rule] = {}
+BY_METHOD: dict[str, Rule] = {}
+BY_MODULE: dict[type, Rule] = {}
+
+
+def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (),
+         modules: Iterable[type] = (), latex: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated formula builder as rule ``name``.
+
+    The builder is called as ``impl(call, *args, **kwargs)`` with the node's
+    arguments (tensors wrapped as ``TensorArg``; a module call passes its
+    inputs and exposes the module as ``call.module``) and returns the rhs.
+    """
+    def register(impl: Callable[..., Any]) -> Callable[..., Any]:
+        entry = Rule(name, impl, latex or rf"\operatorname{{{name}}}", tuple(functions),
+                     tuple(methods), tuple(modules), inspect.getdoc(impl) or "")
+        _validate(entry)
+        RULES[name] = entry
+        for f in entry.functions:
+            BY_FUNCTION[f] = entry
+        for m in entry.methods:
+            BY_METHOD[m] = entry
+        for c in entry.modules:
+            BY_MODULE[c] = entry
+        return impl
+    return register
+
+
+def _validate(entry: Rule) -> None:
+    where = f"rule {entry.name!r}"
+    if entry.name in RULES:
+        raise RuleTableError(f"{where}: registered twice")
+    if not (entry.functions or entry.methods or entry.modules):
+        raise RuleTableError(f"{where}: matches no target (give functions=, methods= or modules=)")
+    if not callable(entry.impl):
+        raise RuleTableError(f"{where}: formula builder is not callable")
+    for m in entry.modules:
+        if not (isinstance(m, type) and issubclass(m, torch.nn.Module)):
+            raise RuleTableError(f"{where}: {m!r} is not an nn.Module class")
+    for f in entry.functions:
+        if f in BY_FUNCTION:
+            raise RuleTableError(f"{where}: target {f!r} already belongs to rule {BY_FUNCTION[f].name!r}")
+    for m in entry.methods:
+        if not isinstance(m, str):
+            raise RuleTableError(f"{where}: method names are strings, got {m!r}")
+        if m in BY_METHOD:
+            raise RuleTableError(f"{where}: method {m!r} already belongs to rule {BY_METHOD[m].name!r}")
+
+
+def lookup(op: str, target: Any, module: torch.nn.Module | None = None) -> Rule | None:
+    """The rule for an fx node (``op`` is the fx opcode), or None."""
+    _load()
+    if op == "call_module" and module is not None:
+        for cls in type(module).__mro__:
+            if cls in BY_MODULE:
+                return BY_MODULE[cls]
+        return None
+    if op == "call_method":
+        return BY_METHOD.get(target)
+    try:
+        return BY_FUNCTION.get(target)
+    except TypeError:  # unhashable target
+        return None
+
+
+_LOADED = False
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import symbolic_torch.rules  # noqa: F401  (registers every family)

@@ -1,0 +1,235 @@
+"""Verification: every derived formula against torch.autograd on the same values.
+
+Three kinds of check, all from the formulas (never from autograd's numbers):
+- ``forward``: each step's forward formula, evaluated over every output element,
+  against the tensor the run produced;
+- per step and operand: the gradient formula fed with autograd's adjoint of the
+  step's output, against autograd's vector–Jacobian product of that node alone;
+- per model input and parameter: the gradient chained through all formulas
+  (``Derivation.gradient_values``) against ``torch.autograd.grad`` of the model.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+import torch.fx as fx
+from tabulate import tabulate
+
+from . import symbols as S
+from .evaluate import evaluate
+from .lower import map_tensor_args
+
+if TYPE_CHECKING:
+    from .ir import Derivation, Step
+
+TOLERANCES = {torch.float64: (1e-10, 1e-12), torch.float32: (1e-7, 1e-5),
+              torch.float16: (1e-3, 1e-2), torch.bfloat16: (1e-2, 1e-2)}
+
+
+@dataclass(frozen=True)
+class Row:
+    """One comparison: ``kind`` is "tensor" (end to end) or "step" (one formula)."""
+
+    kind: str
+    name: str
+    key: str
+    shape: tuple[int, ...]
+    max_abs_error: float
+    max_rel_error: float
+    ok: bool
+    nonfinite: bool = False
+    note: str = ""
+
+
+@dataclass
+class VerificationReport:
+    """Result of ``Derivation.verify``: ``.ok``, ``.max_abs_error`` and the rows."""
+
+    rows: list[Row] = field(default_factory=list)
+    step_rows: list[Row] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.ok for r in self.rows + self.step_rows)
+
+    @property
+    def max_abs_error(self) -> float:
+        errs = [r.max_abs_error for r in self.rows + self.step_rows]
+        return max(errs) if errs else 0.0
+
+    @property
+    def failures(self) -> list[Row]:
+        return [r for r in self.rows + self.step_rows if not r.ok]
+
+    def step_status(self, step: str, key: str) -> str:
+        for r in self.step_rows:
+            if r.name == step and r.key == key:
+                return "verified" if r.ok else "failed"
+        return "unverified"
+
+    def table(self, rows: list[Row] | None = None) -> str:
+        rows = self.rows if rows is None else rows
+        body = [[r.name if r.kind == "tensor" else f"{r.name}: {r.key}", "×".join(map(str, r.shape)) or "scalar",
+                 f"{r.max_abs_error:.3g}", f"{r.max_rel_error:.3g}",
+                 ("ok" if r.ok else "FAILED") + (" (NaN/Inf)" if r.nonfinite else ""), r.note] for r in rows]
+        return tabulate(body, headers=["tensor", "shape", "max abs err", "max rel err", "status", "note"])
+
+    def __str__(self) -> str:
+        head = "verification: " + ("all derived gradients agree with autograd" if self.ok
+                                   else f"{len(self.failures)} check(s) FAILED")
+        parts = [head, self.table()]
+        bad_steps = [r for r in self.step_rows if not r.ok]
+        if bad_steps:
+            parts += ["failed step formulas:", self.table(bad_steps)]
+        return "\n".join(parts)
+
+    def __repr__(self) -> str:
+        return f"VerificationReport(ok={self.ok}, max_abs_error={self.max_abs_error:.3g}, rows={len(self.rows)})"
+
+
+def compare(kind: str, name: str, key: str, got: torch.Tensor, ref: torch.Tensor | None,
+            dtype: torch.dtype, atol: float | None = None, rtol: float | None = None) -> Row:
+    """Compare ``got`` (from formulas) with ``ref`` (autograd; None means zero)."""
+    ref64 = torch.zeros_like(got, dtype=torch.float64) if ref is None else ref.detach().to(torch.float64)
+    got64 = got.detach().to(torch.float64).reshape(ref64.shape)
+    a0, r0 = TOLERANCES.get(dtype, (1e-10, 1e-12))
+    atol, rtol = a0 if atol is None else atol, r0 if rtol is None else rtol
+    nonfinite = bool((~torch.isfinite(got64)).any() or (~torch.isfinite(ref64)).any())
+    same_nan = torch.isnan(got64) == torch.isnan(ref64)
+    same_inf = torch.where(torch.isinf(ref64) | torch.isinf(got64), got64 == ref64, True)
+    fin = torch.isfinite(got64) & torch.isfinite(ref64)
+    diff = torch.where(fin, (got64 - ref64).abs(), torch.zeros((), dtype=torch.float64))
+    err = float(diff.max()) if diff.numel() else 0.0
+    scale = float(torch.where(fin, ref64.abs(), 0).max()) if diff.numel() else 0.0
+    rel = err / scale if scale > 0 else err
+    ok = bool(same_nan.all() and same_inf.all()) and err <= atol + rtol * scale
+    if dtype in (torch.float32, torch.float16, torch.bfloat16):
+        ok = bool(same_nan.all() and same_inf.all()) and (rel <= rtol or err <= atol)
+    note = "" if bool(same_nan.all() and same_inf.all()) else "NaN/Inf pattern differs"
+    return Row(kind, name, key, tuple(got64.shape), err, rel, ok, nonfinite, note)
+
+
+def verify(d: "Derivation", atol: float | None = None, rtol: float | None = None) -> VerificationReport:
+    """Check every formula of ``d`` against autograd (see module doc)."""
+    ref = _reference(d)
+    report = VerificationReport()
+    dtype = _dtype(d)
+    for step in d.steps:
+        out_dtype = d.values[step.output].dtype
+        report.step_rows.append(_forward_row(step, d, out_dtype, atol, rtol))
+        true_adj = ref["adjoints"].get(step.output)
+        if not step.gradients:
+            continue
+        if true_adj is None:
+            true_adj = torch.zeros(step.out_shape, dtype=torch.float64)
+        local = _local_vjp(d, step, true_adj)
+        env = {o.symbol: o.value for o in step.operands}
+        env[S.ADJOINT] = true_adj.to(torch.float64)
+        for key, eq in step.gradients.items():
+            op = step.operand(key)
+            free = [(i, 0, n - 1) for i, n in zip(eq.lhs.indices, op.shape)] if op.shape else []
+            got = evaluate(eq.rhs, env, free).reshape(op.shape)
+            report.step_rows.append(compare("step", step.name, key, got, local.get(key), out_dtype, atol, rtol))
+    derived = d.gradient_values()
+    for name, got in derived.items():
+        report.rows.append(compare("tensor", name, "grad", d.adjoints.get(name, got), ref["grads"].get(name),
+                                   d.values[name].dtype if name in d.values else dtype, atol, rtol))
+    return report
+
+
+def _dtype(d: "Derivation") -> torch.dtype:
+    for v in d.values.values():
+        if v.is_floating_point():
+            return v.dtype
+    return torch.float64
+
+
+def _forward_row(step: "Step", d: "Derivation", dtype: torch.dtype, atol: float | None, rtol: float | None) -> Row:
+    env = {o.symbol: o.value for o in step.operands}
+    free = [(i, 0, n - 1) for i, n in zip(step.out_indices, step.out_shape)]
+    got = evaluate(step.forward.rhs, env, free).reshape(step.out_shape)
+    return compare("step", step.name, "forward", got, d.values[step.output], dtype, atol, rtol)
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, gm: fx.GraphModule) -> None:
+        super().__init__(gm, garbage_collect_values=False)
+        self.record: dict[str, torch.Tensor] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        out = super().run_node(n)
+        if isinstance(out, torch.Tensor):
+            self.record[n.name] = out
+        return out
+
+
+def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
+    gm: fx.GraphModule = d.meta["gm"]
+    diff = d.meta["differentiable"]
+    names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
+    leaves = {}
+    args = []
+    for name, x in zip(names, d.meta["run_inputs"]):
+        if isinstance(x, torch.Tensor) and diff.get(name, False):
+            x = x.detach().clone().requires_grad_(True)
+            leaves[name] = x
+        args.append(x)
+    rec = _Recorder(gm)
+    with torch.enable_grad():
+        rec.run(*args)
+    params = {n: p for n, p in gm.named_parameters() if n in d.param_names}
+    inter = {s.output: rec.record[s.output] for s in d.steps
+             if s.output in rec.record and rec.record[s.output].requires_grad}
+    wrt = {**leaves, **params, **inter}
+    outs = [rec.record[o] for o in d.meta["outputs"]]
+    seeds = [d.meta["seeds"][o].to(t.dtype) for o, t in zip(d.meta["outputs"], outs)]
+    pairs = [(o, g) for o, g in zip(outs, seeds) if o.requires_grad]
+    grads = torch.autograd.grad([o for o, _ in pairs], list(wrt.values()), [g for _, g in pairs],
+                                allow_unused=True) if pairs and wrt else [None] * len(wrt)
+    got = dict(zip(wrt.keys(), grads))
+    return {"grads": {k: v for k, v in got.items() if k in leaves or k in params},
+            "adjoints": {k: v for k, v in got.items() if k in inter and v is not None}}
+
+
+def _local_vjp(d: "Derivation", step: "Step", adj: torch.Tensor) -> dict[str, torch.Tensor | None]:
+    """autograd's vector–Jacobian product of the node alone, per operand key."""
+    gm: fx.GraphModule = d.meta["gm"]
+    node = next(n for n in gm.graph.nodes if n.name == step.name)
+    by_slot = {o.slot: o for o in step.operands if o.differentiable}
+    leaves: dict[str, torch.Tensor] = {}
+
+    env = d.meta["env"]
+
+    def fetch(a: fx.Node) -> Any:
+        return env[a.name]
+
+    args = fx.node.map_arg(node.args, fetch)
+    kwargs = fx.node.map_arg(node.kwargs, fetch)
+
+    def wrap(v: torch.Tensor, src: Any, slot: int) -> torch.Tensor:
+        if slot in by_slot:
+            leaf = v.detach().clone().requires_grad_(True)
+            leaves[by_slot[slot].key] = leaf
+            return leaf.clone()
+        return v.detach()
+    targs, tkwargs = map_tensor_args(node, args, kwargs, wrap)
+    with torch.enable_grad():
+        if node.op == "call_module":
+            module = gm.get_submodule(str(node.target))
+            over = {}
+            for slot, o in by_slot.items():
+                if isinstance(slot, tuple):
+                    leaf = o.value.detach().clone().requires_grad_(True)
+                    leaves[o.key] = leaf
+                    over[slot[1]] = leaf
+            out = torch.func.functional_call(module, over, tuple(targs), dict(tkwargs))
+        elif node.op == "call_method":
+            out = getattr(targs[0], str(node.target))(*targs[1:], **tkwargs)
+        else:
+            out = node.target(*targs, **tkwargs)
+        keys = list(leaves)
+        grads = torch.autograd.grad(out, [leaves[k] for k in keys], adj.to(out.dtype).reshape(out.shape),
+                                    allow_unused=True)
+    return dict(zip(keys, grads))
