@@ -11,7 +11,8 @@ from . import errors
 from .derive import derive
 from .errors import CaptureError, UnsupportedOpError, VerificationError
 from .ir import Derivation, Step
+from .printing.latex import latex
 
-__all__ = ["derive", "Derivation", "Step", "errors", "CaptureError", "UnsupportedOpError",
+__all__ = ["derive", "latex", "Derivation", "Step", "errors", "CaptureError", "UnsupportedOpError",
            "VerificationError"]
 __version__ = "0.1.0"

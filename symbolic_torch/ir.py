@@ -77,8 +77,7 @@ class Step:
         """Values of the formula's symbols: operands, output and (when known) ḡ."""
         from . import symbols as S
         assert self.derivation is not None
-        env = {o.symbol: o.value for o in self.operands}
-        env["y" if "y" not in env else "_y"] = self.derivation.values[self.output]
+        env = {o.symbol: o.value.detach() for o in self.operands}
         adj = self.derivation.adjoints.get(self.output)
         if adj is not None:
             env[S.ADJOINT] = adj
