@@ -1,6 +1,7 @@
 """``derive``: the pipeline capture → lower → differentiate → chain → verify."""
 from __future__ import annotations
 
+import inspect
 from typing import Any, Callable
 
 import sympy as sp
@@ -50,10 +51,10 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     params = [n for n, p in cap.gm.named_parameters() if p.requires_grad and p.is_floating_point()]
     for n, p in cap.gm.named_parameters():
         values.setdefault(n, p)
-    names = [n for n in cap.input_names]
+    alias = dict(zip(_user_names(model, cap.input_names), cap.input_names))
     seeds = _seeds(outputs, values, seeded, grad_output)
     adjoints = chain(steps, values, seeds)
-    d = Derivation(steps, values, adjoints, names, params,
+    d = Derivation(steps, values, adjoints, alias, params,
                    seeds.get(final) if final is not None else None, loss is not None,
                    cap.method, {"gm": cap.gm, "run_inputs": run_inputs, "seeds": seeds,
                                 "outputs": outputs, "differentiable": interp.differentiable,
@@ -63,6 +64,18 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     if verify:
         d.verify()
     return d
+
+
+def _user_names(model: Any, placeholders: list[str]) -> list[str]:
+    """The model's own argument names where fx renamed its placeholders (``input`` → ``input_1``)."""
+    fn = model.forward if isinstance(model, torch.nn.Module) else model
+    try:
+        params = [p.name for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    except (TypeError, ValueError):
+        return placeholders
+    names = params[: len(placeholders)]
+    return names if len(names) == len(placeholders) and len(set(names)) == len(names) else placeholders
 
 
 def _output_nodes(gm: torch.fx.GraphModule) -> list[str]:

@@ -91,12 +91,13 @@ class Derivation:
     """The derivation of one run: steps, values, derived adjoints, verification."""
 
     def __init__(self, steps: list[Step], values: dict[str, torch.Tensor],
-                 adjoints: dict[str, torch.Tensor], inputs: list[str], params: list[str],
+                 adjoints: dict[str, torch.Tensor], inputs: dict[str, str], params: list[str],
                  seed: torch.Tensor | None, has_loss: bool, method: str, meta: dict[str, Any]) -> None:
         self.steps = steps
         self.values = values
         self.adjoints = adjoints
-        self.input_names = inputs
+        self.inputs = inputs  # the model's argument name → fx placeholder name
+        self.input_names = list(inputs)
         self.param_names = params
         self.seed = seed
         self.has_loss = has_loss
@@ -124,8 +125,10 @@ class Derivation:
         """∂L/∂t for every model input and parameter, from the derived formulas."""
         out: dict[str, torch.Tensor] = {}
         for name in self.input_names + self.param_names:
-            ref = self.values[name]
-            out[name] = self.adjoints.get(name, torch.zeros(ref.shape, dtype=torch.float64)).to(ref.dtype)
+            key = self.inputs.get(name, name)
+            ref = self.values[key]
+            if ref.is_floating_point():
+                out[name] = self.adjoints.get(key, torch.zeros(ref.shape, dtype=torch.float64)).to(ref.dtype)
         return out
 
     def verify(self, atol: float | None = None, rtol: float | None = None) -> "VerificationReport":

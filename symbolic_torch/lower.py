@@ -36,9 +36,10 @@ def describe_target(node: fx.Node) -> str:
         return str(t)
     if node.op == "call_method":
         return f"Tensor.{t}"
-    mod = getattr(t, "__module__", None) or ""
-    name = getattr(t, "__qualname__", None) or getattr(t, "__name__", None) or str(t)
-    return f"{mod}.{name}" if mod and not str(name).startswith(mod) else str(name)
+    try:
+        return fx.node._get_qualified_name(t)
+    except Exception:  # targets fx cannot name (lambdas, partials)
+        return getattr(t, "__qualname__", None) or str(t)
 
 
 def map_tensor_args(node: fx.Node, args: tuple, kwargs: dict,

@@ -133,9 +133,10 @@ def verify(d: "Derivation", atol: float | None = None, rtol: float | None = None
             got = evaluate(eq.rhs, env, free).reshape(op.shape)
             report.step_rows.append(compare("step", step.name, key, got, local.get(key), out_dtype, atol, rtol))
     derived = d.gradient_values()
-    for name, got in derived.items():
-        report.rows.append(compare("tensor", name, "grad", d.adjoints.get(name, got), ref["grads"].get(name),
-                                   d.values[name].dtype if name in d.values else dtype, atol, rtol))
+    for name in derived:
+        key = d.inputs.get(name, name)
+        report.rows.append(compare("tensor", name, "grad", d.adjoints.get(key, derived[name]),
+                                   ref["grads"].get(key), d.values[key].dtype, atol, rtol))
     return report
 
 

@@ -10,11 +10,11 @@ import re
 from typing import TYPE_CHECKING, Any
 
 import sympy as sp
-from pylatex.utils import escape_latex
 from sympy.printing.latex import LatexPrinter, translate
 from sympy.printing.latex import greek_letters_set as GREEK
 
 from .. import symbols as S
+from .text import text
 
 if TYPE_CHECKING:
     from ..ir import Derivation, Step
@@ -51,7 +51,7 @@ class SymbolicLatexPrinter(LatexPrinter):
         if name.endswith("'"):
             return self._print_Symbol(sp.Symbol(name.rstrip("'"))) + "'" * (len(name) - len(name.rstrip("'")))
         if not name.isascii():
-            return rf"\text{{{escape_latex(name)}}}"
+            return rf"\mathrm{{{text(name)}}}"
         return super()._print_Symbol(expr, style=style)
 
     def _print_Sum(self, expr: sp.Sum) -> str:
@@ -99,7 +99,7 @@ def label_latex(name: str) -> str:
         return name
     if name.lower() in GREEK:
         return translate(name)
-    return rf"\mathrm{{{escape_latex(name)}}}"
+    return rf"\mathrm{{{text(name)}}}"
 
 
 def latex(expr: Any, **settings: Any) -> str:
@@ -116,12 +116,12 @@ def derivation_latex(d: "Derivation", position_of: Any = None) -> str:
     """The derivation as a LaTeX fragment: per step, forward and backward formulas."""
     out = []
     for step in d.steps:
-        out.append(rf"\paragraph{{{escape_latex(step.name)} ({escape_latex(step.op)})}}")
+        out.append(rf"\paragraph{{{text(step.name)} ({text(step.op)})}}")
         out.append(r"\[" + latex(step.forward) + r"\]")
         for key, eq in step.gradients.items():
             tag = status_text(step.status(key))
             if step.status(key) == "failed":
-                out.append(rf"\textbf{{{escape_latex(key)}: {tag}.}}")
+                out.append(rf"\textbf{{{text(key)}: {tag}.}}")
                 continue
             out.append(r"\[" + latex(eq) + rf"\qquad\text{{({tag})}}\]")
     return "\n".join(out)

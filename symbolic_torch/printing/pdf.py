@@ -15,10 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from pylatex import Command, Document, Package, Section, Subsection, Tabular
-from pylatex.utils import NoEscape, bold, escape_latex
+from pylatex.utils import NoEscape, bold
 
 from ..errors import SymbolicTorchError
 from .latex import latex, status_text
+from .text import text
 
 if TYPE_CHECKING:
     from ..ir import Derivation, Step
@@ -56,7 +57,7 @@ def build_document(d: "Derivation", title: str = "Derivation",
                    document_options=["11pt"], lmodern=False, fontenc=None)
     for pkg in ("amsmath", "amssymb", "adjustbox", "booktabs"):
         doc.packages.append(Package(pkg))
-    doc.preamble.append(Command("title", title))
+    doc.preamble.append(Command("title", text(title)))
     doc.preamble.append(Command("author", "symbolic_torch"))
     doc.preamble.append(Command("date", NoEscape(r"\today")))
     doc.append(NoEscape(r"\maketitle"))
@@ -70,8 +71,8 @@ def build_document(d: "Derivation", title: str = "Derivation",
 def _summary(doc: Document, d: "Derivation") -> None:
     with doc.create(Section("The run", numbering=False)):
         doc.append(f"Captured with {d.capture_method}; {len(d.steps)} steps. ")
-        ins = ", ".join(f"{n} ({'x'.join(map(str, d.values[n].shape))})" for n in d.input_names)
-        doc.append(f"Inputs: {ins}. ")
+        ins = ", ".join(f"{n} ({'x'.join(map(str, d.values[d.inputs[n]].shape))})" for n in d.input_names)
+        doc.append(text(f"Inputs: {ins}. "))
         if d.has_loss:
             doc.append("The last step is the loss L; every gradient is of L. ")
         else:
@@ -84,14 +85,14 @@ def _summary(doc: Document, d: "Derivation") -> None:
 
 
 def _step_section(doc: Document, step: "Step", position: Sequence[int] | None) -> None:
-    with doc.create(Section(f"{step.name} ({step.op})")):
-        doc.append(f"Target: {step.target}. Output shape {tuple(step.out_shape)}.")
+    with doc.create(Section(text(f"{step.name} ({step.op})"))):
+        doc.append(text(f"Target: {step.target}. Output shape {tuple(step.out_shape)}."))
         doc.append(NoEscape(r"\par\medskip"))
         with doc.create(Tabular("lll", booktabs=True)) as t:
             t.add_row(("symbol", "tensor", "shape"))
             t.add_hline()
             for o in step.operands:
-                t.add_row((NoEscape(f"${latex(o.base)}$"), f"{o.key} = {o.source or 'constant'}",
+                t.add_row((NoEscape(f"${latex(o.base)}$"), text(f"{o.key} = {o.source or 'constant'}"),
                            "x".join(map(str, o.shape)) or "scalar"))
         with doc.create(Subsection("Forward", numbering=False)):
             doc.append(display(latex(step.forward)))
@@ -100,7 +101,7 @@ def _step_section(doc: Document, step: "Step", position: Sequence[int] | None) -
                 doc.append("No differentiable inputs.")
             for key, eq in step.gradients.items():
                 status = step.status(key)
-                doc.append(bold(f"{key}: {status_text(status)}"))
+                doc.append(bold(text(f"{key}: {status_text(status)}"), escape=False))
                 if status != "failed":
                     doc.append(display(latex(eq)))
         _worked(doc, step, position)
@@ -118,7 +119,7 @@ def _worked(doc: Document, step: "Step", position: Sequence[int] | None) -> None
                 return
             shape = step.operand(key).shape
             g = step.grad_at(key, default_position(shape))
-            doc.append(f"Backward, gradient of {key} at {g.position}:")
+            doc.append(text(f"Backward, gradient of {key} at {g.position}:"))
             doc.append(display(element_math(g)))
 
 
@@ -134,7 +135,7 @@ def _verification(doc: Document, d: "Derivation") -> None:
             t.add_row(("tensor", "shape", "max abs error", "max rel error", "status"))
             t.add_hline()
             for row in r.rows:
-                t.add_row((row.name, "x".join(map(str, row.shape)) or "scalar", f"{row.max_abs_error:.2e}",
+                t.add_row((text(row.name), "x".join(map(str, row.shape)) or "scalar", f"{row.max_abs_error:.2e}",
                            f"{row.max_rel_error:.2e}", ("ok" if row.ok else "FAILED")
                            + (" (NaN/Inf)" if row.nonfinite else "")))
 
