@@ -3,11 +3,11 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null; then
+if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends \
-        texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils
+        texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils lmodern
 fi
 
 # torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.

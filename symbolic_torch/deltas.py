@@ -353,5 +353,8 @@ def _rebuild(terms: list[Term]) -> sp.Expr:
         body = sp.Add(*coeffs)
         if conds:
             body = sp.Piecewise((body, sp.And(*conds)), (0, True))
-        out += sp.Sum(body, *limits) if limits else body
+        if limits and body.could_extract_minus_sign():  # print "− Σ …", not "Σ −…"
+            out -= sp.Sum(-body, *limits)
+        else:
+            out += sp.Sum(body, *limits) if limits else body
     return out

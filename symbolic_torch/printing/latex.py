@@ -68,6 +68,8 @@ class SymbolicLatexPrinter(LatexPrinter):
             value, cond = expr.args[0]
             if value.could_extract_minus_sign():
                 return "-" + self._print(sp.Piecewise((-value, cond), (0, True)))
+            if value == 1:
+                return rf"\left[{self._print(cond)}\right]"
             val = self._print(value)
             if isinstance(value, sp.Add):
                 val = rf"\left({val}\right)"

@@ -54,7 +54,7 @@ def build_document(d: "Derivation", title: str = "Derivation",
                    positions: Mapping[str, Sequence[int]] | None = None) -> Document:
     """The PyLaTeX document for ``d`` (not compiled)."""
     doc = Document(documentclass="article", geometry_options={"margin": "2cm"},
-                   document_options=["11pt"], lmodern=False, fontenc=None)
+                   document_options=["11pt"], lmodern=True, fontenc="T1")
     for pkg in ("amsmath", "amssymb", "adjustbox", "booktabs"):
         doc.packages.append(Package(pkg))
     doc.preamble.append(Command("title", text(title)))

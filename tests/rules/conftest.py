@@ -1,0 +1,97 @@
+"""Helpers for the rule agreement tests: derive, verify, and compare with autograd ourselves."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+import sympy as sp
+import torch
+from torch import nn
+
+import symbolic_torch as st
+
+ATOL = 1e-10
+LEFTOVERS = (sp.KroneckerDelta, sp.Derivative, sp.Subs)
+
+
+class Wrap(nn.Module):
+    """A one-input module whose forward is ``fn(self, x)``; keyword modules become submodules."""
+
+    def __init__(self, fn: Callable[..., Any], **modules: nn.Module) -> None:
+        super().__init__()
+        for name, m in modules.items():
+            self.add_module(name, m)
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> Any:
+        return self.fn(self, x)
+
+
+class Wrap2(Wrap):
+    """``Wrap`` with two inputs (fx needs a fixed signature)."""
+
+    def forward(self, x: torch.Tensor, y: Any) -> Any:  # type: ignore[override]
+        return self.fn(self, x, y)
+
+
+def rand(*shape: int, positive: bool = False) -> torch.Tensor:
+    """A float64 random tensor (positive values in [0.5, 2) when asked)."""
+    if positive:
+        return torch.rand(shape, dtype=torch.float64) * 1.5 + 0.5
+    return torch.randn(shape, dtype=torch.float64)
+
+
+def assert_closed(d: st.Derivation) -> None:
+    """No derived gradient keeps a KroneckerDelta, Derivative or Subs."""
+    for step in d.steps:
+        for key, eq in step.gradients.items():
+            for cls in LEFTOVERS:
+                assert not eq.rhs.has(cls), f"{step.name}.{key} keeps {cls.__name__}: {eq.rhs}"
+
+
+def reference(model: Any, inputs: tuple[Any, ...], loss: Any, target: Any,
+              grad_output: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
+    """∂/∂(inputs, params) by torch.autograd, computed here, independently of symbolic_torch."""
+    leaves = [x.detach().clone().requires_grad_(True) if x.is_floating_point() else x for x in inputs]
+    params = dict(model.named_parameters()) if isinstance(model, nn.Module) else {}
+    out = model(*leaves)
+    if loss is not None:
+        out = loss(out, target)
+    wrt = [x for x in leaves if x.is_floating_point()] + list(params.values())
+    grads = torch.autograd.grad(out, wrt, None if grad_output is None else grad_output, allow_unused=True)
+    names = [f"#{k}" for k, x in enumerate(leaves) if x.is_floating_point()] + list(params)
+    return dict(zip(names, grads))
+
+
+def check(model: Any, *inputs: Any, loss: Any = None, target: Any = None, seed: int = 0) -> st.Derivation:
+    """Derive ``model`` on ``inputs``, verify, and compare its gradients with our own autograd run."""
+    torch.manual_seed(seed)
+    grad_output = None
+    if loss is None:
+        with torch.no_grad():
+            out = model(*inputs)
+        grad_output = torch.randn(out.shape, dtype=torch.float64)
+    d = st.derive(model, *inputs, loss=loss, target=target, grad_output=grad_output)
+    report = d.verify()
+    assert report.ok, str(report)
+    assert_closed(d)
+    got = d.gradient_values()
+    ref = reference(model, inputs, loss, target, grad_output)
+    float_names = [n for n, x in zip(d.input_names, inputs) if x.is_floating_point()]
+    for k, name in enumerate(float_names):
+        ref[name] = ref.pop(f"#{k}")
+    missing = {n for n in set(ref) - set(got) if ref[n] is not None}  # unused params leave the graph
+    assert not missing, f"no derived gradient for {missing}; got {sorted(got)}"
+    for name, r in ref.items():
+        if name not in got:
+            continue
+        r = torch.zeros_like(got[name]) if r is None else r
+        assert got[name].shape == r.shape, name
+        err = (got[name] - r).abs().max().item() if r.numel() else 0.0
+        assert err <= ATOL, f"{name}: derived vs autograd max abs error {err:.3g}"
+    return d
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)

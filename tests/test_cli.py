@@ -1,0 +1,45 @@
+"""The symbolic-torch command line."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from symbolic_torch.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_cli_writes_tex(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rc = main(["derive", str(ROOT / "examples" / "tiny_cnn.py") + ":TinyCNN", "--input-shape", "1,1,8,8",
+               "--position", "0,0,4,4", "--loss", "cross_entropy", "--target", "1",
+               "--out", str(tmp_path), "--no-pdf"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "conv1[0, 0, 4, 4]" in out and "(10 terms)" in out
+    assert "all derived gradients agree" in out
+    assert (tmp_path / "tiny_cnn.tex").exists()
+
+
+@pytest.mark.pdf
+@pytest.mark.skipif(shutil.which("latexmk") is None, reason="TeX toolchain not installed")
+def test_console_script_writes_pdf(tmp_path: Path) -> None:
+    exe = shutil.which("symbolic-torch") or f"{sys.executable} -m symbolic_torch.cli"
+    cmd = exe.split() + ["derive", "examples/tiny_cnn.py:TinyCNN", "--input-shape", "1,1,8,8",
+                         "--position", "0,0,4,4", "--out", str(tmp_path)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert (tmp_path / "tiny_cnn.pdf").exists() and (tmp_path / "tiny_cnn.tex").exists()
+
+
+def test_cli_reports_unsupported_op(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    model = tmp_path / "m.py"
+    model.write_text("import torch\n\ndef f(x):\n    return torch.cumsum(x, 0)\n")
+    rc = main(["derive", f"{model}:f", "--input-shape", "3", "--out", str(tmp_path), "--no-pdf"])
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert "UnsupportedOpError" in err and "cumsum" in err
+    assert not (tmp_path / "f.tex").exists()
