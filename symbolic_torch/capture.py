@@ -1,7 +1,9 @@
 """Capture: model → ``fx.GraphModule``, with the loss appended as its last node."""
 from __future__ import annotations
 
+import copy
 import inspect
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -32,6 +34,7 @@ def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...]
         method = "torch.fx"
     except Exception as fx_error:  # fx raises many types for untraceable code
         gm, method = _export(model, inputs, fx_error), "torch.export"
+    _functionalize(gm)
     names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     if len(names) != len(inputs):
         raise CaptureError(f"the captured graph takes {len(names)} inputs {names}, but {len(inputs)} were given")
@@ -71,6 +74,40 @@ def _strip_export_plumbing(gm: fx.GraphModule) -> None:
             gm.graph.erase_node(node)
     gm.graph.eliminate_dead_code()
     gm.recompile()
+
+
+_INPLACE_FUNCTIONS = {operator.iadd: operator.add, operator.isub: operator.sub,
+                      operator.imul: operator.mul, operator.itruediv: operator.truediv}
+
+
+def _functionalize(gm: fx.GraphModule) -> None:
+    """Rewrite in-place ops (``ReLU(inplace=True)``, ``x.add_(y)``, ``x += y``) as out-of-place.
+
+    An in-place op overwrites the tensor an earlier step produced, so that
+    step's recorded output would be wrong; the values computed are the same.
+    """
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            module = gm.get_submodule(str(node.target))
+            if getattr(module, "inplace", False) is True:
+                twin = copy.copy(module)
+                twin.inplace = False
+                _set_submodule(gm, str(node.target), twin)
+        elif node.op == "call_function":
+            if node.target in _INPLACE_FUNCTIONS:
+                node.target = _INPLACE_FUNCTIONS[node.target]
+            if node.kwargs.get("inplace") is True:
+                node.kwargs = {**node.kwargs, "inplace": False}
+        elif node.op == "call_method" and str(node.target).endswith("_") and not str(node.target).startswith("_"):
+            plain = str(node.target)[:-1]
+            if hasattr(torch.Tensor, plain):
+                node.target = plain
+    gm.recompile()
+
+
+def _set_submodule(gm: fx.GraphModule, path: str, module: torch.nn.Module) -> None:
+    parent, _, name = path.rpartition(".")
+    setattr(gm.get_submodule(parent) if parent else gm, name, module)
 
 
 def _append_loss(gm: fx.GraphModule, loss: Any) -> None:

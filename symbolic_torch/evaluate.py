@@ -17,7 +17,7 @@ from typing import Callable, Mapping, Sequence
 import sympy as sp
 import torch
 
-from .primitives import WindowArgmax, WindowMax
+from .primitives import Iverson, WindowArgmax, WindowMax
 
 Free = Sequence[tuple[sp.Symbol, int, int]]
 GRID_LIMIT = 1 << 22  # elements per chunk of the broadcast grid
@@ -183,7 +183,10 @@ def _window(e: WindowMax | WindowArgmax, g: _Grid) -> tuple[torch.Tensor, list[i
     for sym, lo, hi in e.limits:
         inner = inner.bind(sym, int(lo), int(hi))
     body = inner.lift(_ev(e.body, inner).to(torch.float64))
-    body = body.expand(list(body.shape[: g.ndim]) + inner.sizes[g.ndim:])
+    if e.guard != sp.true:  # padding cells are −∞
+        body = torch.where(inner.lift(_ev(e.guard, inner)), body, -torch.inf)
+    shape = torch.broadcast_shapes(body.shape, tuple(inner.sizes))
+    body = body.expand(list(body.shape[: g.ndim]) + list(shape[g.ndim:]))
     return body, list(range(g.ndim, inner.ndim)), inner
 
 
@@ -254,6 +257,7 @@ _HANDLERS: dict[type, Callable[[sp.Basic, _Grid], torch.Tensor]] = {
     sp.Sum: _sum,
     WindowMax: _window_max,
     WindowArgmax: _window_argmax,
+    Iverson: lambda e, g: _ev(e.args[0], g).to(torch.float64),
     sp.Piecewise: _piecewise,
     sp.StrictLessThan: _rel(torch.lt),
     sp.LessThan: _rel(torch.le),

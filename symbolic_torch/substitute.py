@@ -19,7 +19,7 @@ import torch
 
 from .deltas import bound_replace
 from .evaluate import evaluate
-from .primitives import WindowArgmax, WindowMax
+from .primitives import Iverson, WindowArgmax, WindowMax
 
 if TYPE_CHECKING:
     from .ir import Step
@@ -164,7 +164,7 @@ def numeric(e: sp.Basic, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
                 return numeric(value, env)
     if isinstance(e, WindowMax):
         return _window(e, env)
-    if isinstance(e, WindowArgmax):
+    if isinstance(e, (WindowArgmax, Iverson)):
         return fmt(float(evaluate(e, env))), 1
     if isinstance(e, sp.Function):
         return _function(e, env)
@@ -198,10 +198,22 @@ def _domain(limits: Sequence[sp.Tuple], body: sp.Basic, env: Mapping[str, torch.
     """Positions of the summation domain where the body is not ruled out."""
     free = [(l[0], int(l[1]), int(l[2])) for l in limits]
     sizes = [hi - lo + 1 for _, lo, hi in free]
-    if isinstance(body, sp.Piecewise) and len(body.args) == 2 and body.args[1][0] == 0:
-        mask = evaluate(sp.Piecewise((1, body.args[0][1]), (0, True)), env, free) > 0.5
+    conds = _guards(body)
+    if conds:
+        mask = evaluate(sp.Piecewise((1, sp.And(*conds)), (0, True)), env, free) > 0.5
         return [tuple(int(v) + lo for v, (_, lo, _) in zip(p, free)) for p in mask.nonzero().tolist()]
     return math.prod(sizes)
+
+
+def _guards(body: sp.Basic) -> list[sp.Basic]:
+    """Conditions that zero the body: a guarding Piecewise and Iverson factors."""
+    if isinstance(body, sp.Piecewise) and len(body.args) == 2 and body.args[1][0] == 0:
+        return [body.args[0][1]] + _guards(body.args[0][0])
+    if isinstance(body, Iverson):
+        return [body.args[0]]
+    if isinstance(body, sp.Mul):
+        return [c for a in body.args for c in _guards(a)]
+    return []
 
 
 def _sum(e: sp.Sum, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
@@ -241,7 +253,11 @@ def _window(e: WindowMax, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
     limits = list(e.limits)
     syms = [l[0] for l in limits]
     pos = list(itertools.product(*[range(int(l[1]), int(l[2]) + 1) for l in limits]))
-    vals = [numeric(bound_replace(e.body, dict(zip(syms, map(sp.Integer, p)))), env)[0] for p in pos]
+    vals = []
+    for p in pos:
+        at = dict(zip(syms, map(sp.Integer, p)))
+        inside = e.guard == sp.true or bool(evaluate(bound_replace(e.guard, at), env))
+        vals.append(numeric(bound_replace(e.body, at), env)[0] if inside else r"-\infty")
     if len(vals) > FIRST_TERMS + 1:
         vals = vals[:FIRST_TERMS] + [r"\ldots", vals[-1]]
     return rf"\max\left({', '.join(vals)}\right)", len(pos)
