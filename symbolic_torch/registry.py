@@ -92,10 +92,26 @@ def lookup(op: str, target: Any, module: torch.nn.Module | None = None) -> Rule 
         return None
     if op == "call_method":
         return BY_METHOD.get(target)
+    if isinstance(target, torch._ops.OpOverload):
+        return _aten(target)
     try:
         return BY_FUNCTION.get(target)
     except TypeError:  # unhashable target
         return None
+
+
+def _aten(target: torch._ops.OpOverload) -> Rule | None:
+    """An ATen overload (from torch.export) → the rule of the torch function of that name.
+
+    ``aten.relu.default`` → ``torch.relu``, ``aten.linear.default`` → ``F.linear``,
+    ``aten.view.default`` → the ``view`` method; their signatures agree positionally.
+    """
+    name = target._opname
+    for space in (torch, torch.nn.functional, torch._C._nn):
+        fn = getattr(space, name, None)
+        if fn is not None and fn in BY_FUNCTION:
+            return BY_FUNCTION[fn]
+    return BY_METHOD.get(name)
 
 
 _LOADED = False

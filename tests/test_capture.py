@@ -1,0 +1,105 @@
+"""Capture: torch.fx first, torch.export as the fallback, clear errors otherwise."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+import symbolic_torch as st
+from symbolic_torch.errors import CaptureError, UnsupportedOpError
+
+
+class ShapeBranch(nn.Module):
+    """fx cannot trace a branch on a shape; torch.export specialises it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > 1:
+            return torch.relu(self.lin(x)) * 2
+        return self.lin(x)
+
+
+class ValueBranch(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.sum() > 0:
+            return torch.relu(self.lin(x))
+        return self.lin(x)
+
+
+def test_export_fallback_derives_and_verifies() -> None:
+    torch.manual_seed(0)
+    model = ShapeBranch().double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    d = st.derive(model, x)
+    assert d.capture_method == "torch.export"
+    assert [s.op for s in d.steps] == ["linear_fn", "relu", "mul"]
+    assert d.verify().ok
+    assert set(d.gradient_values()) == {"x", "lin.weight", "lin.bias"}
+
+
+def test_value_dependent_control_flow_raises_capture_error() -> None:
+    with pytest.raises(CaptureError) as info:
+        st.derive(ValueBranch().double(), torch.ones(2, 3, dtype=torch.float64))
+    msg = str(info.value)
+    assert "symbolic_trace failed" in msg and "torch.export" in msg
+
+
+def test_unsupported_op_names_node_target_and_fix(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return torch.cumsum(x, 0) * 2
+    with pytest.raises(UnsupportedOpError) as info:
+        st.derive(f, torch.randn(3, dtype=torch.float64))
+    msg = str(info.value)
+    assert "'cumsum'" in msg and "torch.cumsum" in msg and "rules/" in msg
+
+
+def test_step_lookup_by_node_name_module_path_and_index() -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    d = st.derive(model, torch.randn(2, 3, dtype=torch.float64))
+    assert d["0"] is d[0] and d[d[0].name] is d[0]
+    assert d[1].op == "tanh" and d["2"].op == "linear"
+    assert set(d.gradient_values()) == {"input", "0.weight", "0.bias", "2.weight", "2.bias"}
+    with pytest.raises(KeyError, match="no step"):
+        d["nope"]
+
+
+def test_function_loss_and_function_model() -> None:
+    torch.manual_seed(0)
+    w = torch.randn(5, 3, dtype=torch.float64)
+
+    def model(x: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, weight).tanh()
+    d = st.derive(model, torch.randn(4, 3, dtype=torch.float64), w, loss=F.cross_entropy,
+                  target=torch.tensor([0, 4, 2, 1]))
+    assert d.verify().ok
+    assert set(d.gradient_values()) == {"x", "weight"}
+    assert d.steps[-1].op == "cross_entropy" and d.steps[-1].seeded
+
+
+def test_vjp_seed_is_shown_and_reproducible() -> None:
+    lin = nn.Linear(3, 2).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    d1, d2 = st.derive(lin, x), st.derive(lin, x)
+    assert d1.seed is not None and torch.equal(d1.seed, d2.seed)
+    g = torch.ones(4, 2, dtype=torch.float64)
+    d3 = st.derive(lin, x, grad_output=g)
+    assert torch.equal(d3.seed, g)
+    with pytest.raises(ValueError, match="shape"):
+        st.derive(lin, x, grad_output=torch.ones(3, dtype=torch.float64))
+
+
+def test_float32_verifies_with_relative_tolerance() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 3, 3), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 5))
+    d = st.derive(model, torch.randn(2, 2, 6, 6), loss=nn.CrossEntropyLoss(), target=torch.tensor([1, 3]))
+    report = d.verify()
+    assert report.ok, report
+    assert d.gradient_values()["0.weight"].dtype == torch.float32
