@@ -44,6 +44,9 @@ def binary(name: str, f: Callable[[sp.Expr, sp.Expr], sp.Expr], *, functions: It
            methods: Iterable[str] = (), latex: str | None = None, reverse: bool = False) -> None:
     """Register a broadcasting elementwise rule ``y[i…] = f(u[…], v[…])``."""
     def impl(call: Call, input: Any, other: Any, *, alpha: Any = 1, **kwargs: Any) -> sp.Expr:
+        extra = {k: v for k, v in kwargs.items() if k not in IGNORED and v is not None}
+        if extra:  # e.g. div(rounding_mode="floor"): not the formula below
+            raise NotImplementedError(f"{name} with {extra}")
         call.default_out()
         a, b = (other, input) if reverse else (input, other)
         u = read(call, a, "input" if not reverse else "other", "u")

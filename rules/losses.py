@@ -2,9 +2,10 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Sequence
 
 import sympy as sp
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -16,7 +17,7 @@ POOL = "nijklm"
 
 def _reduce(call: Call, body: sp.Expr, limits: list[tuple[sp.Symbol, int]], reduction: str,
             weight_sum: sp.Expr | None = None) -> sp.Expr:
-    if reduction == "none":
+    if reduction == "none" or not limits:  # a 0-d loss is its own sum and mean
         return body
     total = call.sum(body, *limits)
     if reduction == "sum":
@@ -26,23 +27,31 @@ def _reduce(call: Call, body: sp.Expr, limits: list[tuple[sp.Symbol, int]], redu
     return total / math.prod(n for _, n in limits)
 
 
-def _elementwise_setup(call: Call, input: Any, target: Any, reduction: str) -> tuple[Operand, sp.Expr, sp.Expr, list]:
+def _at(op: Operand, idx: Sequence[sp.Symbol], shape: Sequence[int]) -> sp.Expr:
+    """``op`` read at ``idx`` of the broadcast ``shape`` (its size-1 dims read at 0)."""
+    lead = len(shape) - op.ndim
+    return op[tuple(sp.S.Zero if n == 1 and shape[lead + k] != 1 else idx[lead + k]
+                    for k, n in enumerate(op.shape))]
+
+
+def _elementwise_setup(call: Call, input: Any, target: Any, reduction: str) -> tuple[sp.Expr, sp.Expr, list]:
+    """x and t read at the indices of their broadcast shape, and those indices' limits."""
     x = call.operand(input, "input", "x")
     t = call.operand(target, "target", "t")
+    shape = tuple(torch.broadcast_shapes(x.shape, t.shape))
     if reduction == "none":
-        idx = call.out(*POOL[: x.ndim])
+        idx = call.out(*POOL[: len(shape)])
     else:
         call.out()
-        idx = tuple(sp.Symbol(POOL[k], integer=True) for k in range(x.ndim))
-    lim = list(zip(idx, x.shape))
-    return x, x[idx] if idx else x[()], call.broadcast(t, idx), lim
+        idx = tuple(sp.Symbol(POOL[k], integer=True) for k in range(len(shape)))
+    return _at(x, idx, shape), _at(t, idx, shape), list(zip(idx, shape))
 
 
 @rule("mse_loss", functions=[F.mse_loss], modules=[nn.MSELoss], latex=r"\operatorname{MSE}")
 def mse(call: Call, input: Any, target: Any, *args: Any, reduction: str = "mean", **kwargs: Any) -> sp.Expr:
     """L = (1/N) Σ_i (x[i] − t[i])²."""
     reduction = call.module.reduction if call.module is not None else reduction
-    x, xi, ti, lim = _elementwise_setup(call, input, target, reduction)
+    xi, ti, lim = _elementwise_setup(call, input, target, reduction)
     return _reduce(call, (xi - ti) ** 2, lim, reduction)
 
 
@@ -54,16 +63,15 @@ def bce_with_logits(call: Call, input: Any, target: Any, weight: Any = None, *ar
     m = call.module
     if m is not None:
         reduction, weight, pos_weight = m.reduction, m.weight, m.pos_weight
-    x, xi, ti, lim = _elementwise_setup(call, input, target, reduction)
-    idx = [l[0] for l in lim]
+    xi, ti, lim = _elementwise_setup(call, input, target, reduction)
+    idx, shape = [l[0] for l in lim], [l[1] for l in lim]
     softplus = sp.log(1 + sp.exp(-xi))
     log_weight = 1
     if pos_weight is not None:
-        pw = call.operand(pos_weight, "pos_weight", "p")
-        log_weight = 1 + (call.broadcast(pw, idx) - 1) * ti
+        log_weight = 1 + (_at(call.operand(pos_weight, "pos_weight", "p"), idx, shape) - 1) * ti
     body = (1 - ti) * xi + log_weight * softplus
     if weight is not None:
-        body = call.broadcast(call.operand(weight, "weight", "w"), idx) * body
+        body = _at(call.operand(weight, "weight", "w"), idx, shape) * body
     return _reduce(call, body, lim, reduction)
 
 
@@ -78,12 +86,11 @@ def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str
     row = (n,) if batched else ()
     nb = x.shape[0] if batched else 1
     C = x.shape[-1]
-    if t.value.is_floating_point():  # class probabilities
-        if weight is not None:
-            raise NotImplementedError("class weights with probability targets")
+    if t.value.is_floating_point():  # class probabilities: −Σ_c w[c]·t[n,c]·log p[n,c], mean over n
         c = sp.Symbol("c", integer=True)
+        wc = call.operand(weight, "weight", "w")[(c,)] if weight is not None else 1
         logp = x[(*row, c)] - (0 if log_probs else sp.log(call.sum(sp.exp(x[(*row, k)]), (k, C))))
-        body = -call.sum(t[(*row, c)] * logp, (c, C))
+        body = -call.sum(wc * t[(*row, c)] * logp, (c, C))
         call.out() if reduction != "none" else call.out(*("n" if batched else ""))
         return _reduce(call, body, [(n, nb)] if batched else [], reduction) if batched or reduction == "none" else body
     if bool((t.value == ignore_index).any()):

@@ -13,7 +13,8 @@ from symbolic_torch.registry import rule
 from ._vocab import names
 
 
-@rule("dropout", functions=[F.dropout], modules=[nn.Dropout, nn.Dropout1d, nn.Dropout2d],
+@rule("dropout", functions=[F.dropout, F.dropout1d, F.dropout2d, F.dropout3d],
+      modules=[nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d],
       latex=r"\operatorname{Dropout}")
 def dropout(call: Call, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> sp.Expr:
     """y = x (eval mode; the training-mode mask is not supported yet)."""

@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import sympy as sp
 import torch.nn.functional as F
 from torch import nn
 
 from symbolic_torch.call import Call
-from symbolic_torch.primitives import WindowMax
+from symbolic_torch.primitives import Iverson, WindowMax
 from symbolic_torch.registry import rule
 
 from .convolution import KERNEL, OUT, tup
@@ -36,11 +36,12 @@ def max_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride:
     lead = idx[: len(idx) - nsp]
     pos = [si * i + di * p - pi for i, p, si, di, pi in zip(idx[len(lead):], ks, s, dil, pad)]
     body = x[tuple(lead + pos)]
+    limits = [sp.Tuple(p, 0, kk - 1) for p, kk in zip(ks, k)]
     if any(pad) or ceil_mode:  # windows reach past the edge: those cells are −∞
         size = x.shape[len(lead):]
         inside = sp.And(*[c for q, n in zip(pos, size) for c in (q >= 0, q <= n - 1)])
-        body = sp.Piecewise((body, inside), (-sp.oo, True))
-    return WindowMax(body, *[sp.Tuple(p, 0, kk - 1) for p, kk in zip(ks, k)])
+        return WindowMax(body, *limits, inside)
+    return WindowMax(body, *limits)
 
 
 def avg_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride: Any = None,
@@ -58,16 +59,24 @@ def avg_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride:
         return total / divisor_override
     if (any(pad) and not count_include_pad) or ceil_mode:
         size = x.shape[len(lead):]
-        ends = [(q >= -pi, q <= n - 1 + pi) if count_include_pad else (q >= 0, q <= n - 1)
-                for q, n, pi in zip(pos, size, pad)]
-        count = call.sum(sp.Piecewise((1, sp.And(*[c for e in ends for c in e])), (0, True)),
-                         *[(p, kk) for p, kk in zip(ks, k)])
-        return total / count
+        starts = [si * i - pi for i, si, pi in zip(idx[len(lead):], s, pad)]
+        return total / math.prod(_window_count(a, kk, n, pi, count_include_pad)
+                                 for a, kk, n, pi in zip(starts, k, size, pad))
     return total / math.prod(k)
 
 
-def adaptive_avg_formula(call: Call, input: Any, nsp: int) -> sp.Expr:
-    """y[n,c,i,j] = mean of x over rows ⌊iH/H'⌋ … ⌈(i+1)H/H'⌉−1 (and likewise columns)."""
+def _window_count(start: sp.Expr, k: int, n: int, pad: int, include_pad: bool) -> sp.Expr:
+    """Cells a window counts: min(a + K, H + pad) − a with padding, min(a + K, H) − max(a, 0) without."""
+    if include_pad:
+        return sp.Min(start + k, n + pad) - start
+    return sp.Min(start + k, n) - sp.Max(start, 0)
+
+
+def adaptive_avg_formula(call: Call, input: Any, nsp: int, output_size: Any = None) -> sp.Expr:
+    """y[n,c,i,j] = mean of x over rows ⌊iH/H'⌋ … ⌈(i+1)H/H'⌉−1 (and likewise columns).
+
+    ``output_size`` is read from the output's shape (where None entries are already resolved).
+    """
     x, idx, ks = _setup(call, input, nsp)
     lead = idx[: len(idx) - nsp]
     size_in = x.shape[len(lead):]
@@ -82,7 +91,7 @@ def adaptive_avg_formula(call: Call, input: Any, nsp: int) -> sp.Expr:
         start, end = sp.floor(i * a / b), sp.ceiling((i + 1) * a / b)
         conds += [h >= start, h <= end - 1]
         count *= end - start
-    body = sp.Piecewise((x[tuple(lead + hs)], sp.And(*conds)), (0, True))
+    body = Iverson(sp.And(*conds)) * x[tuple(lead + hs)]
     return call.sum(body, *[(h, a) for h, a in zip(hs, size_in)]) / count
 
 
@@ -95,15 +104,6 @@ def max_pool_module(call: Call, input: Any) -> sp.Expr:
                             m.ceil_mode, m.return_indices)
 
 
-@rule("max_pool_fn", functions=[F.max_pool1d, F.max_pool2d, F.max_pool3d], latex=r"\operatorname{maxpool}")
-def max_pool_function(call: Call, input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                      dilation: Any = 1, ceil_mode: bool = False, return_indices: bool = False) -> sp.Expr:
-    """y[n,c,i,j] = max_{p,q} x[n, c, s·i + d·p − pad, s·j + d·q − pad]."""
-    nsp = len(call.out_shape) - 2 if len(call.out_shape) > 2 else 1
-    nsp = len(tup(kernel_size, nsp)) if isinstance(kernel_size, (tuple, list)) else nsp
-    return max_pool_formula(call, input, nsp, kernel_size, stride, padding, dilation, ceil_mode, return_indices)
-
-
 @rule("avg_pool", modules=[nn.AvgPool1d, nn.AvgPool2d, nn.AvgPool3d], latex=r"\operatorname{AvgPool}")
 def avg_pool_module(call: Call, input: Any) -> sp.Expr:
     """y[n,c,i,j] = (1/K) Σ_p Σ_q x[n, c, s·i + p − pad, s·j + q − pad]."""
@@ -111,16 +111,6 @@ def avg_pool_module(call: Call, input: Any) -> sp.Expr:
     nsp = {nn.AvgPool1d: 1, nn.AvgPool2d: 2, nn.AvgPool3d: 3}[type(m)]
     return avg_pool_formula(call, input, nsp, m.kernel_size, m.stride, m.padding, m.ceil_mode,
                             m.count_include_pad, getattr(m, "divisor_override", None))
-
-
-@rule("avg_pool_fn", functions=[F.avg_pool1d, F.avg_pool2d, F.avg_pool3d], latex=r"\operatorname{avgpool}")
-def avg_pool_function(call: Call, input: Any, kernel_size: Any, stride: Any = None, padding: Any = 0,
-                      ceil_mode: bool = False, count_include_pad: bool = True,
-                      divisor_override: Any = None) -> sp.Expr:
-    """y[n,c,i,j] = (1/K) Σ_p Σ_q x[n, c, s·i + p − pad, s·j + q − pad]."""
-    nsp = len(kernel_size) if isinstance(kernel_size, (tuple, list)) else max(1, len(call.out_shape) - 2)
-    return avg_pool_formula(call, input, nsp, kernel_size, stride, padding, ceil_mode,
-                            count_include_pad, divisor_override)
 
 
 @rule("adaptive_avg_pool", modules=[nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveAvgPool3d],
@@ -131,9 +121,18 @@ def adaptive_avg_module(call: Call, input: Any) -> sp.Expr:
     return adaptive_avg_formula(call, input, nsp)
 
 
-@rule("adaptive_avg_pool_fn", functions=[F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d],
-      latex=r"\operatorname{adaptiveavgpool}")
-def adaptive_avg_function(call: Call, input: Any, output_size: Any) -> sp.Expr:
-    """y[n,c,i,j] = mean of x[n,c,h,w] over the window ⌊iH/H'⌋ ≤ h < ⌈(i+1)H/H'⌉, …"""
-    nsp = len(output_size) if isinstance(output_size, (tuple, list)) else 1
-    return adaptive_avg_formula(call, input, nsp)
+def per_dim(name: str, functions: Sequence[Any], latex: str, build: Callable[..., sp.Expr]) -> None:
+    """Register ``{name}{N}d_fn`` for torch's N-d functions: N, not the input's rank, fixes the
+    spatial dims (``max_pool2d`` on a (C, H, W) input and ``max_pool1d`` on (N, C, L) look alike)."""
+    for nsp, f in enumerate(functions, start=1):
+        def impl(call: Call, input: Any, *args: Any, _nsp: int = nsp, **kwargs: Any) -> sp.Expr:
+            return build(call, input, _nsp, *args, **kwargs)
+        impl.__doc__ = build.__doc__
+        rule(f"{name}{nsp}d_fn", functions=[f], latex=latex)(impl)
+
+
+# y[n,c,i,j] = max_{p,q} x[…]; (1/K) Σ_{p,q} x[…]; mean over ⌊iH/H'⌋ ≤ h < ⌈(i+1)H/H'⌉
+per_dim("max_pool", [F.max_pool1d, F.max_pool2d, F.max_pool3d], r"\operatorname{maxpool}", max_pool_formula)
+per_dim("avg_pool", [F.avg_pool1d, F.avg_pool2d, F.avg_pool3d], r"\operatorname{avgpool}", avg_pool_formula)
+per_dim("adaptive_avg_pool", [F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d],
+        r"\operatorname{adaptiveavgpool}", adaptive_avg_formula)

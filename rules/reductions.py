@@ -34,7 +34,8 @@ def reduce_formula(call: Call, input: Any, dims: Any, keepdim: bool, mean: bool)
             read.append(sums[d])
         else:
             read.append(next(idx))
-    total = call.sum(x[tuple(read)] if nd else x[()], *[(sums[d], x.shape[d]) for d in dims])
+    body = x[tuple(read)] if nd else x[()]
+    total = call.sum(body, *[(sums[d], x.shape[d]) for d in dims]) if dims else body  # 0-d: nothing to sum
     if mean:
         return total / math.prod(x.shape[d] for d in dims)
     return total

@@ -45,8 +45,8 @@ def reshape_formula(call: Call, input: Any) -> sp.Expr:
     return x[tuple(read)] if read else x[()]
 
 
-@rule("reshape", functions=[torch.reshape, torch.flatten, torch.squeeze, torch.unsqueeze],
-      methods=["view", "reshape", "flatten", "squeeze", "unsqueeze", "view_as", "reshape_as"],
+@rule("reshape", functions=[torch.reshape, torch.flatten, torch.unflatten, torch.squeeze, torch.unsqueeze],
+      methods=["view", "reshape", "flatten", "unflatten", "squeeze", "unsqueeze", "view_as", "reshape_as"],
       modules=[nn.Flatten, nn.Unflatten], latex=r"\operatorname{reshape}")
 def reshape(call: Call, input: Any, *args: Any, **kwargs: Any) -> sp.Expr:
     """y[j…] = x[unravel(ravel(j))]  (view, reshape, flatten, squeeze, unsqueeze)."""
@@ -73,11 +73,26 @@ def permute(call: Call, input: Any, *dims: Any, **kwargs: Any) -> sp.Expr:
         d0, d1 = norm_dim(dims[0], nd), norm_dim(dims[1], nd)
         perm = list(range(nd))
         perm[d0], perm[d1] = perm[d1], perm[d0]
-    idx = call.out(*[POOL[k] for k in range(nd)])
-    read = [None] * nd
+    return permuted(call, x, perm)
+
+
+def permuted(call: Call, x: Any, perm: Sequence[int]) -> sp.Expr:
+    """``x`` read so that output dim k is input dim ``perm[k]``."""
+    idx = call.out(*[POOL[k] for k in range(x.ndim)])
+    read: list[Any] = [None] * x.ndim
     for k, p in enumerate(perm):
         read[p] = idx[k]
-    return x[tuple(read)]
+    return x[tuple(read)] if read else x[()]
+
+
+@rule("transpose_attr", functions=[getattr], latex=r"\operatorname{permute}")
+def transpose_attr(call: Call, input: Any, name: str) -> sp.Expr:
+    """y = x.T (all dims reversed) or x.mT (last two swapped); H, mH are the same for real x."""
+    if name not in ("T", "mT", "H", "mH"):
+        raise NotImplementedError(f"tensor attribute {name!r}")
+    x = call.operand(input, "input", "x")
+    perm = list(range(x.ndim))[::-1] if name in ("T", "H") else [*range(x.ndim - 2), x.ndim - 1, x.ndim - 2]
+    return permuted(call, x, perm)
 
 
 @rule("cat", functions=[torch.cat, torch.concat], latex=r"\operatorname{cat}")

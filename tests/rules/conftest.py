@@ -66,11 +66,10 @@ def reference(model: Any, inputs: tuple[Any, ...], loss: Any, target: Any,
 def check(model: Any, *inputs: Any, loss: Any = None, target: Any = None, seed: int = 0) -> st.Derivation:
     """Derive ``model`` on ``inputs``, verify, and compare its gradients with our own autograd run."""
     torch.manual_seed(seed)
-    grad_output = None
-    if loss is None:
-        with torch.no_grad():
-            out = model(*inputs)
-        grad_output = torch.randn(out.shape, dtype=torch.float64)
+    with torch.no_grad():
+        out = model(*inputs) if loss is None else loss(model(*inputs), target)
+    # a loss is seeded with 1; anything else (a non-scalar loss too) gets a random adjoint
+    grad_output = None if loss is not None and out.dim() == 0 else torch.randn(out.shape, dtype=torch.float64)
     d = st.derive(model, *inputs, loss=loss, target=target, grad_output=grad_output)
     report = d.verify()
     assert report.ok, str(report)

@@ -11,26 +11,43 @@ import operator
 from typing import Any, Callable
 
 import pytest
+import sympy as sp
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from conftest import Wrap, Wrap2, check, rand
 
-Case = tuple[str, Callable[[], Any], Callable[[], tuple[Any, ...]]]
+pytestmark = pytest.mark.filterwarnings("ignore:Using a target size:UserWarning",
+                                        "ignore:Using padding='same':UserWarning")
+
+Case = tuple[Any, ...]  # (id, model factory, inputs factory[, pytest mark])
+
+# Core bug (symbolic_torch/deltas.py, _merge_digits): δ(b − Mod(j, 3)) alone is merged into δ(b − j)
+# when sympy has pulled the high digit's integer part out of ⌊(6i + j)/3⌋ = 2i + ⌊j/3⌋.
+MIXED_RADIX = pytest.mark.xfail(strict=True, reason="core: deltas._merge_digits merges a lone low digit "
+                                "Mod(L, r) into δ(L − e) (reshape whose ravel/unravel strides share a factor)")
 
 
 def cases(*rows: Case) -> Any:
-    """``pytest.param(model_factory, inputs_factory, id=...)`` for each row."""
+    """``pytest.param(model_factory, inputs_factory, id=...)`` for each row (a 4th item is a mark)."""
     return pytest.mark.parametrize("make_model, make_inputs",
-                                   [pytest.param(m, i, id=name) for name, m, i in rows])
+                                   [pytest.param(*row[1:3], id=row[0], marks=row[3:]) for row in rows])
 
 
 def run(make_model: Callable[[], Any], make_inputs: Callable[[], tuple[Any, ...]], **kw: Any) -> Any:
+    """Check the model; a single layer is checked twice, as the root (fx traces through its forward
+    to the functional rule) and inside ``nn.Sequential`` (a call_module node: the module rule)."""
     torch.manual_seed(0)
     model = make_model()
-    if isinstance(model, nn.Module):
-        model = model.double().eval()
+    if not isinstance(model, nn.Module):
+        return check(model, *make_inputs(), **kw)
+    model = model.double().eval()
+    if not isinstance(model, (nn.Sequential, Wrap)):
+        torch.manual_seed(1)
+        d = check(nn.Sequential(model), *make_inputs(), **kw)
+        assert d.steps[0].module_path == "0", d.steps
+    torch.manual_seed(0)
     return check(model, *make_inputs(), **kw)
 
 
@@ -107,6 +124,7 @@ def test_conv1d(kw: dict[str, Any], batched: bool) -> None:
 
 
 @cases(
+    ("Conv3d", lambda: nn.Conv3d(2, 2, 2, padding=1, stride=2), lambda: (rand(1, 2, 3, 3, 3),)),
     ("conv2d-kernel-2x3", lambda: nn.Conv2d(1, 2, (2, 3), stride=(1, 2), padding=(1, 0)), lambda: (rand(1, 1, 4, 5),)),
     ("F.conv2d", fn(lambda x, w, b: F.conv2d(x, w, b)), lambda: (rand(1, 2, 4, 4), rand(3, 2, 2, 2), rand(3))),
     ("F.conv2d-nobias-stride", fn(lambda x, w: F.conv2d(x, w, stride=2, padding=1)),
@@ -250,6 +268,7 @@ def test_softmax(dim: int, form: str, log: bool) -> None:
 @cases(
     ("softmax-2d", fn(lambda x: F.softmax(x, 1)), lambda: (rand(3, 4),)),
     ("softmax-1d", fn(lambda x: F.softmax(x, 0)), lambda: (rand(5),)),
+    ("Softmax-dtype", fn(lambda x: F.softmax(x, dim=0, dtype=torch.float64)), lambda: (rand(3, 2),)),
     ("log_softmax-1d", fn(lambda x: x.log_softmax(-1)), lambda: (rand(5),)),
     ("softmax-then-linear", lambda: nn.Sequential(nn.Linear(3, 4), nn.Softmax(dim=-1), nn.Linear(4, 2)),
      lambda: (rand(2, 3),)),
@@ -341,20 +360,22 @@ def test_adaptive_avg_pool(make_model: Any, make_inputs: Any) -> None:
     ("nn.Flatten-0", lambda: nn.Flatten(0), lambda: (rand(2, 3, 4),)),
     ("nn.Flatten-1-2", lambda: nn.Flatten(1, 2), lambda: (rand(2, 3, 2, 2),)),
     ("nn.Unflatten", lambda: nn.Unflatten(1, (2, 3)), lambda: (rand(2, 6),)),
+    ("unflatten-method", fn(lambda x: x.unflatten(-1, (2, 2))), lambda: (rand(3, 4),)),
+    ("torch.unflatten", fn(lambda x: torch.unflatten(x, 0, (2, 3))), lambda: (rand(6, 2),)),
     ("view-2x6-3x4", fn(lambda x: x.view(3, 4)), lambda: (rand(2, 6),)),
-    ("view-4x6-2x3x4", fn(lambda x: x.view(2, 3, 4)), lambda: (rand(4, 6),)),
+    ("view-4x6-2x3x4", fn(lambda x: x.view(2, 3, 4)), lambda: (rand(4, 6),), MIXED_RADIX),
     ("view-2x3x4-4x6", fn(lambda x: x.view(4, 6)), lambda: (rand(2, 3, 4),)),
     ("view-neg1", fn(lambda x: x.view(-1)), lambda: (rand(2, 3),)),
     ("view-tuple", fn(lambda x: x.view((6, 2))), lambda: (rand(3, 4),)),
     ("reshape-2x6-3x4", fn(lambda x: x.reshape(3, 4)), lambda: (rand(2, 6),)),
-    ("reshape-4x6-2x3x4", fn(lambda x: x.reshape(2, 3, 4)), lambda: (rand(4, 6),)),
+    ("reshape-4x6-2x3x4", fn(lambda x: x.reshape(2, 3, 4)), lambda: (rand(4, 6),), MIXED_RADIX),
     ("torch.reshape", fn(lambda x: torch.reshape(x, (3, 2, 2))), lambda: (rand(2, 6),)),
     ("reshape-middle", fn(lambda x: x.reshape(2, 6, 2)), lambda: (rand(2, 3, 4, 1),)),
     ("reshape-keep-ends", fn(lambda x: x.reshape(2, 3, 4, 5)), lambda: (rand(2, 12, 5),)),
     ("reshape-with-ones", fn(lambda x: x.reshape(1, 6, 1, 2)), lambda: (rand(3, 4),)),
     ("reshape-to-scalar", fn(lambda x: x.reshape(())), lambda: (rand(1, 1),)),
     ("view_as", fn(lambda x, y: x.view_as(y) * y), lambda: (rand(2, 6), rand(3, 4))),
-    ("reshape_as", fn(lambda x, y: x.reshape_as(y) + y), lambda: (rand(4, 3), rand(2, 6))),
+    ("reshape_as", fn(lambda x, y: x.reshape_as(y) + y), lambda: (rand(4, 3), rand(2, 6)), MIXED_RADIX),
     ("unsqueeze-0", fn(lambda x: x.unsqueeze(0)), lambda: (rand(2, 3),)),
     ("unsqueeze-1", fn(lambda x: torch.unsqueeze(x, 1)), lambda: (rand(2, 3),)),
     ("unsqueeze-neg", fn(lambda x: x.unsqueeze(-1)), lambda: (rand(2, 3),)),
@@ -381,6 +402,9 @@ def test_reshape(make_model: Any, make_inputs: Any) -> None:
     ("torch.t", fn(lambda x: torch.t(x)), lambda: (rand(2, 3),)),
     ("T-matmul", fn(lambda x, w: x @ w.t()), lambda: (rand(2, 3), rand(4, 3))),
     ("swapaxes", fn(lambda x: torch.swapaxes(x, 0, 1)), lambda: (rand(2, 3),)),
+    ("attr-T", fn(lambda x: x.T * 2), lambda: (rand(2, 3),)),
+    ("attr-mT", fn(lambda x: x.mT @ x), lambda: (rand(2, 3, 4),)),
+    ("attr-H", fn(lambda x: x.H + 1), lambda: (rand(3, 2),)),
 )
 def test_permute(make_model: Any, make_inputs: Any) -> None:
     run(make_model, make_inputs)
@@ -395,6 +419,7 @@ def test_permute(make_model: Any, make_inputs: Any) -> None:
     ("cat-same", fn(lambda a: torch.cat([a, a * 2], 0)), lambda: (rand(2, 3),)),
     ("torch.concat", fn(lambda a, b: torch.concat([a, b], 1)), lambda: (rand(2, 3), rand(2, 2))),
     ("cat-1d", fn(lambda a, b: torch.cat([a, b])), lambda: (rand(3), rand(2))),
+    ("cat-constant", fn(lambda a: torch.cat([a, torch.ones(2, 2, dtype=torch.float64)], 1)), lambda: (rand(2, 3),)),
 )
 def test_cat(make_model: Any, make_inputs: Any) -> None:
     run(make_model, make_inputs)
@@ -433,3 +458,147 @@ def test_reductions_misc(make_model: Any, make_inputs: Any) -> None:
 )
 def test_dropout(make_model: Any, make_inputs: Any) -> None:
     run(make_model, make_inputs)
+
+
+# --- losses ---------------------------------------------------------------------------------------
+
+def labels(*shape: int, classes: int = 4) -> torch.Tensor:
+    return torch.randint(0, classes, shape)
+
+
+def probs(*shape: int) -> torch.Tensor:
+    return torch.softmax(torch.randn(shape, dtype=torch.float64), dim=-1)
+
+
+def weights(n: int = 4) -> torch.Tensor:
+    return torch.rand(n, dtype=torch.float64) + 0.5
+
+
+WEIGHT4 = torch.tensor([0.5, 2.0, 1.0, 1.5], dtype=torch.float64)  # torch has no gradient for loss weights
+WEIGHT2 = torch.tensor([0.7, 1.3], dtype=torch.float64)
+
+LOSSES = [
+    ("MSELoss-mean", lambda: nn.MSELoss(), lambda: rand(5, 4)),
+    ("MSELoss-sum", lambda: nn.MSELoss(reduction="sum"), lambda: rand(5, 4)),
+    ("MSELoss-none", lambda: nn.MSELoss(reduction="none"), lambda: rand(5, 4)),
+    ("MSELoss-broadcast-target", lambda: nn.MSELoss(), lambda: rand(4)),
+    ("F.mse_loss", lambda: F.mse_loss, lambda: rand(5, 4)),
+    ("CE-mean", lambda: nn.CrossEntropyLoss(), lambda: labels(5)),
+    ("CE-sum", lambda: nn.CrossEntropyLoss(reduction="sum"), lambda: labels(5)),
+    ("CE-none", lambda: nn.CrossEntropyLoss(reduction="none"), lambda: labels(5)),
+    ("CE-weight-mean", lambda: nn.CrossEntropyLoss(weight=weights()), lambda: labels(5)),
+    ("CE-weight-sum", lambda: nn.CrossEntropyLoss(weight=weights(), reduction="sum"), lambda: labels(5)),
+    ("CE-weight-none", lambda: nn.CrossEntropyLoss(weight=weights(), reduction="none"), lambda: labels(5)),
+    ("CE-probs-mean", lambda: nn.CrossEntropyLoss(), lambda: probs(5, 4)),
+    ("CE-probs-sum", lambda: nn.CrossEntropyLoss(reduction="sum"), lambda: probs(5, 4)),
+    ("CE-probs-none", lambda: nn.CrossEntropyLoss(reduction="none"), lambda: probs(5, 4)),
+    ("F.cross_entropy", lambda: F.cross_entropy, lambda: labels(5)),
+    ("NLL-mean", lambda: nn.NLLLoss(), lambda: labels(5)),
+    ("NLL-sum", lambda: nn.NLLLoss(reduction="sum"), lambda: labels(5)),
+    ("NLL-none", lambda: nn.NLLLoss(reduction="none"), lambda: labels(5)),
+    ("NLL-weight-mean", lambda: nn.NLLLoss(weight=weights()), lambda: labels(5)),
+    ("NLL-weight-sum", lambda: nn.NLLLoss(weight=weights(), reduction="sum"), lambda: labels(5)),
+    ("F.nll_loss", lambda: F.nll_loss, lambda: labels(5)),
+    ("BCE-mean", lambda: nn.BCEWithLogitsLoss(), lambda: torch.rand(5, 4, dtype=torch.float64)),
+    ("BCE-sum", lambda: nn.BCEWithLogitsLoss(reduction="sum"), lambda: torch.rand(5, 4, dtype=torch.float64)),
+    ("BCE-none", lambda: nn.BCEWithLogitsLoss(reduction="none"), lambda: torch.rand(5, 4, dtype=torch.float64)),
+    ("BCE-weight", lambda: nn.BCEWithLogitsLoss(weight=weights()), lambda: torch.rand(5, 4, dtype=torch.float64)),
+    ("BCE-pos_weight", lambda: nn.BCEWithLogitsLoss(pos_weight=weights()), lambda: torch.rand(5, 4, dtype=torch.float64)),
+    ("BCE-both-sum", lambda: nn.BCEWithLogitsLoss(weight=weights(), pos_weight=weights(), reduction="sum"),
+     lambda: torch.randint(0, 2, (5, 4)).double()),
+    ("F.bce_with_logits", lambda: F.binary_cross_entropy_with_logits, lambda: torch.rand(5, 4, dtype=torch.float64)),
+]
+
+
+def as_double(m: Any) -> Any:
+    return m.double() if isinstance(m, nn.Module) else m
+
+
+@pytest.mark.parametrize("make_loss, make_target", [pytest.param(m, t, id=n) for n, m, t in LOSSES])
+def test_loss_argument(make_loss: Any, make_target: Any) -> None:
+    """The loss given to ``derive(loss=..., target=...)``, after a Linear (log_softmax before NLL)."""
+    torch.manual_seed(0)
+    loss = as_double(make_loss())
+    nll = loss is F.nll_loss or isinstance(loss, nn.NLLLoss)
+    model = (nn.Sequential(nn.Linear(3, 4), nn.LogSoftmax(dim=1)) if nll else nn.Linear(3, 4)).double()
+    target = make_target()
+    d = check(model, rand(5, 3), loss=loss, target=target)
+    assert d.has_loss
+
+
+@pytest.mark.parametrize("make_loss, make_target", [pytest.param(m, t, id=n) for n, m, t in LOSSES])
+def test_loss_inside(make_loss: Any, make_target: Any) -> None:
+    """The same losses called inside the model (module or function), the target an input."""
+    torch.manual_seed(0)
+    loss = as_double(make_loss())
+    nll = loss is F.nll_loss or isinstance(loss, nn.NLLLoss)
+    pre = (lambda z: F.log_softmax(z, 1)) if nll else (lambda z: z)
+    if isinstance(loss, nn.Module):
+        model = Wrap2(lambda m, x, t: m.loss(pre(m.lin(x)), t), lin=nn.Linear(3, 4), loss=loss)
+    else:
+        model = Wrap2(lambda m, x, t: loss(pre(m.lin(x)), t), lin=nn.Linear(3, 4))
+    check(model.double(), rand(5, 3), make_target())
+
+
+@cases(
+    ("CE-unbatched", fn(lambda x, t: F.cross_entropy(x, t)), lambda: (rand(4), torch.tensor(2))),
+    ("CE-unbatched-weight", fn(lambda x, t: F.cross_entropy(x, t, WEIGHT4)), lambda: (rand(4), torch.tensor(1))),
+    ("CE-unbatched-probs", fn(lambda x, t: F.cross_entropy(x, t)), lambda: (rand(4), probs(4))),
+    ("CE-logits-and-probs-both-inputs", fn(lambda x, t: F.cross_entropy(x, t, reduction="sum")),
+     lambda: (rand(3, 4), probs(3, 4))),
+    ("NLL-unbatched", fn(lambda x, t: F.nll_loss(F.log_softmax(x, 0), t)), lambda: (rand(4), torch.tensor(3))),
+    ("MSE-both-inputs", fn(lambda x, t: F.mse_loss(x, t)), lambda: (rand(3, 2), rand(3, 2))),
+    ("MSE-0d", fn(lambda x, t: F.mse_loss(x, t, reduction="sum")), lambda: (rand(), rand())),
+    ("BCE-both-inputs", fn(lambda x, t: F.binary_cross_entropy_with_logits(x, t)),
+     lambda: (rand(3, 2), torch.rand(3, 2, dtype=torch.float64))),
+    ("MSE-target-broadcast-col", fn(lambda x, t: F.mse_loss(x, t)), lambda: (rand(5, 4), rand(5, 1))),
+    ("MSE-target-broadcast-row-sum", fn(lambda x, t: F.mse_loss(x, t, reduction="sum")), lambda: (rand(5, 4), rand(1, 4))),
+    ("MSE-input-broadcast", fn(lambda x, t: F.mse_loss(x, t)), lambda: (rand(4), rand(5, 4))),
+    ("BCE-weight-col", fn(lambda x, t: F.binary_cross_entropy_with_logits(x, t, WEIGHT2.reshape(2, 1))),
+     lambda: (rand(2, 3), torch.rand(2, 3, dtype=torch.float64))),
+    ("CE-probs-weight", fn(lambda x, t: F.cross_entropy(x, t, WEIGHT4)), lambda: (rand(5, 4), probs(5, 4))),
+    ("CE-probs-weight-sum", fn(lambda x, t: F.cross_entropy(x, t, WEIGHT4, reduction="sum")),
+     lambda: (rand(5, 4), probs(5, 4))),
+    ("BCE-weight-const", fn(lambda x, t: F.binary_cross_entropy_with_logits(x, t, WEIGHT2, pos_weight=WEIGHT2 * 2)),
+     lambda: (rand(3, 2), torch.rand(3, 2, dtype=torch.float64))),
+)
+def test_loss_misc(make_model: Any, make_inputs: Any) -> None:
+    run(make_model, make_inputs)
+
+
+# --- formula shapes -------------------------------------------------------------------------------
+
+def test_linear_formulas_are_closed_sums() -> None:
+    """Linear's derived gradients are the textbook sums, with no delta left."""
+    torch.manual_seed(0)
+    d = check(nn.Linear(3, 2).double(), rand(4, 3))
+    (step,) = d.steps
+    assert step.op == "linear_fn"  # a root module is traced through: F.linear
+    got = {k: str(eq.rhs) for k, eq in step.gradients.items()}
+    assert got == {"input": "Sum(W[o, i]*ḡ[n, o], (o, 0, 1))",
+                   "weight": "Sum(x[n, i]*ḡ[n, o], (n, 0, 3))",
+                   "bias": "Sum(ḡ[n, o], (n, 0, 3))"}
+    assert str(step.forward) == "Eq(y[n, o], b[o] + Sum(W[o, i]*x[n, i], (i, 0, 2)))"
+
+
+def test_mse_gradient_is_the_residual() -> None:
+    """∂/∂x of mean (x − t)² over 8 elements is (x − t)/4, elementwise."""
+    torch.manual_seed(0)
+    d = check(nn.Sequential(nn.Linear(3, 2)).double(), rand(4, 3), loss=nn.MSELoss(), target=rand(4, 2))
+    step = d.steps[-1]
+    assert step.op == "mse_loss" and step.seeded
+    eq = step.gradients["input"]
+    n, i = eq.lhs.indices
+    x, t = (sp.IndexedBase(s, real=True) for s in "xt")
+    assert sp.simplify(eq.rhs - (x[n, i] - t[n, i]) / 4) == 0
+
+
+def test_strided_conv_input_gradient_is_a_transposed_conv() -> None:
+    """Stride 2: ∂L/∂x keeps the divisibility conditions Mod(i − p, 2) = 0, and no delta."""
+    torch.manual_seed(0)
+    d = check(nn.Sequential(nn.Conv2d(1, 1, 3, stride=2)).double(), rand(1, 1, 5, 5))
+    text = str(d.steps[0].gradients["input"].rhs)
+    assert "Eq(Mod(i - p, 2), 0)" in text and "Eq(Mod(j - q, 2), 0)" in text
+    assert "ḡ[n, o, i/2 - p/2, j/2 - q/2]" in text
+    assert str(d.steps[0].gradients["weight"].rhs) == \
+        "Sum(x[n, c, 2*i + p, 2*j + q]*ḡ[n, o, i, j], (n, 0, 0), (i, 0, 1), (j, 0, 1))"
