@@ -233,6 +233,18 @@ def _digit(e: sp.Expr, bound: set[sp.Symbol]) -> tuple[sp.Expr, int, int | None]
     return sp.expand(e), m, r
 
 
+def _tiles(L: sp.Expr, digits: list[tuple[int, int | None]], ranges: Ranges) -> bool:
+    """Do the digits (m₀ = 1, m₁ = m₀·r₀, …) determine every value L can take?"""
+    stride = 1
+    for k, (m, r) in enumerate(digits):
+        if m != stride or (r is None and k != len(digits) - 1):
+            return False
+        stride = m * r if r is not None else stride
+    b = bounds(L, ranges)
+    top_m, top_r = digits[-1]
+    return b is not None and b[0] >= 0 and (top_r is None or b[1] <= top_m * top_r - 1)
+
+
 def _merge_digits(deltas: list[sp.Expr], bound: list[sp.Symbol], ranges: Ranges,
                   term: Term) -> list[sp.Expr]:
     groups: dict[sp.Expr, list[tuple[int, int | None, sp.Expr, int]]] = {}
@@ -248,11 +260,7 @@ def _merge_digits(deltas: list[sp.Expr], bound: list[sp.Symbol], ranges: Ranges,
     merged: list[sp.Expr] = []
     for L, digits in groups.items():
         digits.sort(key=lambda t: t[0])
-        stride, ok = 1, True
-        for m, r, _, _ in digits:
-            ok = ok and m == stride and r is not None if (m, r) != digits[-1][:2] else ok and m == stride
-            stride = m * r if r is not None else stride
-        if not ok or digits[0][0] != 1:
+        if not _tiles(L, [(m, r) for m, r, _, _ in digits], ranges):
             continue
         used.update(k for *_, k in digits)
         merged.append(L - sum(m * e for m, _, e, _ in digits))

@@ -141,13 +141,25 @@ def _cflat(pos: Sequence[torch.Tensor], t: torch.Tensor, valid: torch.Tensor) ->
 
 
 def _add(e: sp.Add, g: _Grid) -> torch.Tensor:
-    out = _ev(e.args[0], g)
-    for a in e.args[1:]:
-        out = out + _ev(a, g)
-    return out
+    # Rational coefficients share one denominator so that index arithmetic such as
+    # a/3 − k/3 + 1/3 stays exact: Σ (D·cᵢ)·tᵢ is an exact integer sum, divided once by D.
+    denom = math.lcm(*[int(a.as_coeff_Mul()[0].q) if a.as_coeff_Mul()[0].is_Rational else 1 for a in e.args])
+    if denom == 1:
+        out = _ev(e.args[0], g)
+        for a in e.args[1:]:
+            out = out + _ev(a, g)
+        return out
+    out = g.scalar(0.0)
+    for a in e.args:
+        c, rest = a.as_coeff_Mul()
+        out = out + (_ev(rest, g) * int(c * denom) if c.is_Rational else _ev(a, g) * denom)
+    return out / denom
 
 
 def _mul(e: sp.Mul, g: _Grid) -> torch.Tensor:
+    c, rest = e.as_coeff_Mul()
+    if c.is_Rational and c.q != 1:  # (p·x)/q is exact where the result is an integer; x·(p/q) is not
+        return _ev(rest, g) * int(c.p) / int(c.q)
     out = _ev(e.args[0], g)
     for a in e.args[1:]:
         out = out * _ev(a, g)
