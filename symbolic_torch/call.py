@@ -76,6 +76,17 @@ class Call:
         self.out_indices: tuple[sp.Symbol, ...] = ()
         self.out_symbol = "y"
         self.notes: list[str] = []
+        self.rng_state: torch.Tensor | None = None  # the RNG state just before this node ran
+
+    def replay(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run ``fn`` under the RNG state this node saw (the same dropout mask, say)."""
+        saved = torch.random.get_rng_state()
+        try:
+            if self.rng_state is not None:
+                torch.random.set_rng_state(self.rng_state)
+            return fn(*args, **kwargs)
+        finally:
+            torch.random.set_rng_state(saved)
 
     # -- operands ---------------------------------------------------------
     def operand(self, arg: Any, key: str, symbol: str) -> Operand:

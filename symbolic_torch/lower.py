@@ -80,8 +80,11 @@ class SymbolicInterpreter(fx.Interpreter):
         self.differentiable: dict[str, bool] = {}
         self.values: dict[str, torch.Tensor] = {}
         self.lowered: list[Lowered] = []
+        self.rng_states: dict[str, torch.Tensor] = {}
+        self.start_rng_state = torch.random.get_rng_state()
 
     def run_node(self, n: fx.Node) -> Any:
+        self.rng_states[n.name] = torch.random.get_rng_state()  # to replay random ops (dropout)
         result = super().run_node(n)
         if isinstance(result, torch.Tensor):
             self.values[n.name] = result
@@ -126,6 +129,7 @@ class SymbolicInterpreter(fx.Interpreter):
             return TensorArg(v, self._source(src) if diff else None, diff, slot)
         targs, tkwargs = map_tensor_args(n, args, kwargs, wrap)
         call = Call(n.name, describe_target(n), module, str(n.target) if module is not None else None, result)
+        call.rng_state = self.rng_states[n.name]
         try:
             rhs = rule.impl(call, *targs, **tkwargs)
         except UnsupportedOpError:

@@ -178,8 +178,13 @@ def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
             leaves[name] = x
         args.append(x)
     rec = _Recorder(gm)
-    with torch.enable_grad():
-        rec.run(*args)
+    saved = torch.random.get_rng_state()
+    try:
+        torch.random.set_rng_state(d.meta["rng_start"])  # the same random draws as the run
+        with torch.enable_grad():
+            rec.run(*args)
+    finally:
+        torch.random.set_rng_state(saved)
     params = {n: p for n, p in gm.named_parameters() if n in d.param_names}
     inter = {s.output: rec.record[s.output] for s in d.steps
              if s.output in rec.record and rec.record[s.output].requires_grad}
@@ -216,6 +221,8 @@ def _local_vjp(d: "Derivation", step: "Step", adj: torch.Tensor) -> dict[str, to
             return leaf.clone()
         return v.detach()
     targs, tkwargs = map_tensor_args(node, args, kwargs, wrap)
+    saved = torch.random.get_rng_state()
+    torch.random.set_rng_state(d.meta["rng"][node.name])
     with torch.enable_grad():
         if node.op == "call_module":
             module = gm.get_submodule(str(node.target))
@@ -230,6 +237,7 @@ def _local_vjp(d: "Derivation", step: "Step", adj: torch.Tensor) -> dict[str, to
             out = getattr(targs[0], str(node.target))(*targs[1:], **tkwargs)
         else:
             out = node.target(*targs, **tkwargs)
+        torch.random.set_rng_state(saved)
         keys = list(leaves)
         grads = torch.autograd.grad(out, [leaves[k] for k in keys], adj.to(out.dtype).reshape(out.shape),
                                     allow_unused=True)
