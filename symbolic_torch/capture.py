@@ -11,6 +11,7 @@ import torch
 import torch.fx as fx
 
 from .errors import CaptureError
+from .registry import expansion_for
 
 LOSS_PATH = "loss"
 TARGET_NAME = "target"
@@ -30,7 +31,7 @@ def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...]
             loss: torch.nn.Module | Callable[..., Any] | None = None) -> Captured:
     """Trace ``model`` with torch.fx; fall back to torch.export; append ``loss``."""
     try:
-        gm = fx.symbolic_trace(model)
+        gm = _trace(model)
         method = "torch.fx"
     except Exception as fx_error:  # fx raises many types for untraceable code
         gm, method = _export(model, inputs, fx_error), "torch.export"
@@ -41,6 +42,25 @@ def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...]
     if loss is not None:
         _append_loss(gm, loss)
     return Captured(gm, method, names, loss is not None)
+
+
+class _Tracer(fx.Tracer):
+    """fx's tracer, expanding composite modules that have a registered expansion."""
+
+    def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],
+                    kwargs: dict[str, Any]) -> Any:
+        fn = expansion_for(m)
+        if fn is not None:
+            return fn(m, *args, **kwargs)
+        return super().call_module(m, forward, args, kwargs)
+
+
+def _trace(model: torch.nn.Module | Callable[..., Any]) -> fx.GraphModule:
+    tracer = _Tracer()
+    graph = tracer.trace(model)
+    root = model if isinstance(model, torch.nn.Module) else torch.nn.Module()
+    name = type(model).__name__ if isinstance(model, torch.nn.Module) else getattr(model, "__name__", "fn")
+    return fx.GraphModule(tracer.root if isinstance(model, torch.nn.Module) else root, graph, name)
 
 
 def _export(model: Any, inputs: tuple[Any, ...], fx_error: Exception) -> fx.GraphModule:

@@ -36,6 +36,32 @@ RULES: dict[str, Rule] = {}
 BY_FUNCTION: dict[Any, Rule] = {}
 BY_METHOD: dict[str, Rule] = {}
 BY_MODULE: dict[type, Rule] = {}
+EXPANSIONS: dict[type, Callable[..., Any]] = {}
+
+
+def expansion(*modules: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(module, *inputs)`` as what capture traces instead of calling ``module``.
+
+    For composite layers (LSTM cells, attention): ``fn`` is written in ops the table
+    already has, so each gate or projection becomes its own step. Parameters read as
+    ``module.weight_ih`` keep their qualified names.
+    """
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for m in modules:
+            if m in EXPANSIONS:
+                raise RuleTableError(f"expansion for {m.__name__} registered twice")
+            EXPANSIONS[m] = fn
+        return fn
+    return register
+
+
+def expansion_for(module: torch.nn.Module) -> Callable[..., Any] | None:
+    """The expansion registered for ``module``'s class (or a base class), if any."""
+    _load()
+    for cls in type(module).__mro__:
+        if cls in EXPANSIONS:
+            return EXPANSIONS[cls]
+    return None
 
 
 def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (),
