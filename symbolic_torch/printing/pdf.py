@@ -78,10 +78,20 @@ def _summary(doc: Document, d: "Derivation") -> None:
         else:
             doc.append(NoEscape(r"No loss: the output's adjoint $\bar{g}$ is a given (or seeded random) "
                                 r"tensor, so each gradient is a vector--Jacobian product. "))
+            if d.seed is not None:
+                doc.append(NoEscape(r"Its values: $\bar{g} = " + _tensor_math(d.seed) + "$. "))
         doc.append(NoEscape(r"In every step, $\bar{g}_{\ldots} = \partial L/\partial y_{\ldots}$ is the adjoint of "
                             r"that step's output $y$, and $[\,\cdot\,]$ is 1 when its condition holds, else 0. "
                             r"Backward formulas are derived by sympy from the forward formula and checked "
                             r"numerically against torch.autograd."))
+
+
+def _tensor_math(t: Any, limit: int = 8) -> str:
+    """A tensor's values as a LaTeX list, the first ``limit`` of them and the count."""
+    flat = t.detach().reshape(-1).tolist()
+    shown = ", ".join(_num(v) for v in flat[:limit])
+    more = rf", \ldots\ ({len(flat)}\ \text{{values}})" if len(flat) > limit else ""
+    return rf"\left[{shown}{more}\right]"
 
 
 def _step_section(doc: Document, step: "Step", position: Sequence[int] | None) -> None:
