@@ -57,10 +57,9 @@ class _Tracer(fx.Tracer):
 
 def _trace(model: torch.nn.Module | Callable[..., Any]) -> fx.GraphModule:
     tracer = _Tracer()
-    graph = tracer.trace(model)
-    root = model if isinstance(model, torch.nn.Module) else torch.nn.Module()
+    graph = tracer.trace(model)  # tensor constants of a plain function land on tracer.root
     name = type(model).__name__ if isinstance(model, torch.nn.Module) else getattr(model, "__name__", "fn")
-    return fx.GraphModule(tracer.root if isinstance(model, torch.nn.Module) else root, graph, name)
+    return fx.GraphModule(tracer.root, graph, name)
 
 
 def _export(model: Any, inputs: tuple[Any, ...], fx_error: Exception) -> fx.GraphModule:
