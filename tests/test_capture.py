@@ -103,3 +103,13 @@ def test_float32_verifies_with_relative_tolerance() -> None:
     report = d.verify()
     assert report.ok, report
     assert d.gradient_values()["0.weight"].dtype == torch.float32
+
+
+def test_function_with_tensor_constant_stays_on_fx() -> None:
+    w = torch.tensor([0.5, 2.0, 1.0], dtype=torch.float64)
+
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return F.cross_entropy(x, torch.tensor([2, 0]), weight=w)
+    d = st.derive(f, torch.randn(2, 3, dtype=torch.float64))
+    assert d.capture_method == "torch.fx"
+    assert d.verify().ok
