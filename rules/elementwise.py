@@ -23,5 +23,6 @@ unary("log", lambda x, c: sp.log(x), functions=[torch.log], methods=["log"], lat
 unary("sqrt", lambda x, c: sp.sqrt(x), functions=[torch.sqrt], methods=["sqrt"], latex=r"\sqrt{}")
 unary("rsqrt", lambda x, c: 1 / sp.sqrt(x), functions=[torch.rsqrt], methods=["rsqrt"], latex=r"1/\sqrt{}")
 unary("abs", lambda x, c: sp.Abs(x), functions=[torch.abs, operator.abs], methods=["abs"], latex=r"|\cdot|")
-unary("identity", lambda x, c, *a, **k: x, functions=[torch.clone], methods=["clone", "contiguous", "detach_copy"],
+unary("identity", lambda x, c, *a, **k: x, functions=[torch.clone],
+      methods=["clone", "contiguous", "to", "double", "float", "type_as", "cpu"],
       modules=[torch.nn.Identity], latex=r"\operatorname{id}")

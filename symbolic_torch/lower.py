@@ -114,6 +114,8 @@ class SymbolicInterpreter(fx.Interpreter):
         module = self.module.get_submodule(str(n.target)) if n.op == "call_module" else None
         args, kwargs = self.fetch_args_kwargs_from_env(n)
         diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
+        if registry.is_constant(n.op, n.target):
+            diff_in = False
         if module is not None:
             diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
         floating = isinstance(result, torch.Tensor) and result.is_floating_point()

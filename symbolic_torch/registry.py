@@ -37,6 +37,31 @@ BY_FUNCTION: dict[Any, Rule] = {}
 BY_METHOD: dict[str, Rule] = {}
 BY_MODULE: dict[type, Rule] = {}
 EXPANSIONS: dict[type, Callable[..., Any]] = {}
+CONSTANT_FUNCTIONS: set[Any] = set()
+CONSTANT_METHODS: set[str] = set()
+
+
+def constant(*, functions: Iterable[Any] = (), methods: Iterable[str] = ()) -> None:
+    """Declare targets whose output does not depend differentiably on their inputs.
+
+    ``torch.ones_like(x)``, ``x.detach()``, ``x.new_zeros(…)``: their outputs are
+    constants of the derivation (no step, no gradient), like torch's ``detach``.
+    """
+    CONSTANT_FUNCTIONS.update(functions)
+    CONSTANT_METHODS.update(methods)
+
+
+def is_constant(op: str, target: Any) -> bool:
+    """Is this node's output a constant (see ``constant``)?"""
+    _load()
+    if op == "call_method":
+        return target in CONSTANT_METHODS
+    if op == "call_function":
+        try:
+            return target in CONSTANT_FUNCTIONS
+        except TypeError:
+            return False
+    return False
 
 
 def expansion(*modules: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:

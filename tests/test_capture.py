@@ -113,3 +113,11 @@ def test_function_with_tensor_constant_stays_on_fx() -> None:
     d = st.derive(f, torch.randn(2, 3, dtype=torch.float64))
     assert d.capture_method == "torch.fx"
     assert d.verify().ok
+
+
+def test_constants_and_casts_make_no_steps() -> None:
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return x * torch.ones_like(x) + x.detach() * x.double() + x.new_zeros(x.shape)
+    d = st.derive(f, torch.randn(3, dtype=torch.float64))
+    assert [s.op for s in d.steps] == ["mul", "identity", "mul", "add", "add"]
+    assert d.verify().ok
