@@ -96,20 +96,21 @@ def _regions(e: sp.Expr) -> sp.Expr:
     cuts = sorted(roots)
     tests = ([cuts[0] - 1] + [(a + b) / 2 for a, b in zip(cuts, cuts[1:])] + [cuts[-1] + 1]) if cuts else [0.0]
     for x0 in tests:
-        if _cancel(sp.expand(_fixed(e, v, sp.Float(x0)))) != 0:
+        if _cancel(sp.expand(fix_branches(e, {v: sp.Float(x0)}))) != 0:
             return e
     return sp.S.Zero
 
 
-def _fixed(e: sp.Expr, v: sp.Basic, x0: sp.Expr) -> sp.Expr:
-    """``e`` with each branch choice made as it is at ``v = x0``."""
+def fix_branches(e: sp.Expr, at: dict[sp.Basic, sp.Expr]) -> sp.Expr:
+    """``e`` with each branch choice (condition, ``Abs``, ``sign``, ``Heaviside``, ``Max``/``Min``)
+    made as it is at the point ``at``: the formula of the branch that point lies in."""
     def side(h: sp.Expr) -> int:
-        value = h.xreplace({v: x0}).evalf()
+        value = h.xreplace(at).evalf()
         return 1 if value > 0 else -1 if value < 0 else 0
 
     def pick(node: sp.Basic) -> sp.Basic:
         if isinstance(node, sp.core.relational.Relational):
-            return sp.true if bool(node.xreplace({v: x0})) else sp.false
+            return sp.true if bool(node.xreplace(at)) else sp.false
         if isinstance(node, sp.Abs):
             return side(node.args[0]) * node.args[0]
         if isinstance(node, sp.sign):
@@ -117,12 +118,14 @@ def _fixed(e: sp.Expr, v: sp.Basic, x0: sp.Expr) -> sp.Expr:
         if isinstance(node, sp.Heaviside):
             return sp.Integer(side(node.args[0]) > 0)
         if isinstance(node, (sp.Max, sp.Min)):
-            values = [a.xreplace({v: x0}).evalf() for a in node.args]
+            values = [a.xreplace(at).evalf() for a in node.args]
             best = values.index(max(values) if isinstance(node, sp.Max) else min(values))
             return node.args[best]
         return node
-    return e.replace(lambda n: isinstance(n, (sp.core.relational.Relational, sp.Abs, sp.sign, sp.Heaviside,
-                                              sp.Max, sp.Min)), pick)
+    return e.replace(lambda n: isinstance(n, BRANCHING), pick)
+
+
+BRANCHING = (sp.core.relational.Relational, sp.Abs, sp.sign, sp.Heaviside, sp.Max, sp.Min)
 
 
 def _simplify(e: sp.Expr) -> sp.Expr:

@@ -24,7 +24,7 @@ import sympy as sp
 import torch
 
 from .custom_function import CustomFunction
-from .equivalence import Proof, branch_points, canonical, element_symbols, prove
+from .equivalence import BRANCHING, Proof, branch_points, canonical, element_symbols, exact, fix_branches, prove
 from .gradient_formulas import Formulas, derived, elements_at, yours
 from .sampling import Batch, Space, concat, cover, evaluate_at, locate, size, take
 
@@ -38,7 +38,7 @@ class Mismatch:
     derived: sp.Expr | None
     yours: sp.Expr | None
     difference: sp.Expr | None
-    point: dict[str, float]
+    point: dict[sp.Basic, float]  # the scalars the formulas read, at the counterexample
     derived_value: float
     your_value: float
     allowed: float
@@ -46,6 +46,7 @@ class Mismatch:
     total_elements: int
     swapped_with: str | None = None
     order: int = 1
+    on_branch: tuple[sp.Expr, sp.Expr] | None = None  # (derived, yours) on the counterexample's branch
 
 
 @dataclass
@@ -84,7 +85,11 @@ def check_gradients(fn_cls: type, *inputs: Any, order: int = 1, atol: float = 1e
     gen = torch.Generator().manual_seed(seed)
     grads = [torch.randn(s, generator=gen, dtype=torch.float64) for s in cf.out_shapes]
     xs = [cf.args[k] for k in cf.differentiable]
-    got = cf.vjp(xs, grads)
+    try:
+        got = cf.vjp(xs, grads)
+    except AssertionError as e:  # the wrong number of gradients
+        result.problems = [str(e)]
+        return result
     result.problems = _structure(cf, got)
     if result.problems:
         return result
@@ -221,10 +226,11 @@ def _mismatches(result: GradientCheck, backs: dict, batch: Batch, ref: dict[str,
             proof = result.proofs[name][int(np.ravel_multi_index(pos, shape)) if shape else 0]
             diff = proof.difference.xreplace(backs[(name, pos)])
         wrong = int((ratio > 1).reshape(ratio.shape[0], -1).any(dim=0).sum())
-        found.append(Mismatch(name, pos, d, u, diff, _point(batch, int(i), name, pos, d, u),
-                              float(ref[name][(int(i), *pos)]), float(mine[name][(int(i), *pos)]),
-                              atol + rtol * abs(float(ref[name][(int(i), *pos)])), wrong,
-                              int(np.prod(ratio.shape[1:])), _swapped(name, ref, mine, atol, rtol)))
+        point = _point(batch, i, name, pos, d, u)
+        found.append(Mismatch(name, pos, d, u, diff, point, float(ref[name][(i, *pos)]),
+                              float(mine[name][(i, *pos)]), atol + rtol * abs(float(ref[name][(i, *pos)])), wrong,
+                              int(np.prod(ratio.shape[1:])), _swapped(name, ref, mine, atol, rtol),
+                              on_branch=_on_branch(d, u, point)))
     return found
 
 
@@ -239,7 +245,20 @@ def _witness(ratio: torch.Tensor, batch: Batch) -> tuple[int, tuple[int, ...]]:
     return i, tuple(int(p) for p in np.unravel_index(flat, tuple(ratio.shape[1:])))
 
 
-def _point(batch: Batch, i: int, name: str, pos: tuple[int, ...], *formulas: sp.Expr | None) -> dict[str, float]:
+def _on_branch(d: sp.Expr | None, u: sp.Expr | None, point: dict[sp.Basic, float]) -> tuple[sp.Expr, sp.Expr] | None:
+    """Both formulas on the branch the point lies in, when either has branches."""
+    if d is None or u is None or not (d.has(*BRANCHING) or u.has(*BRANCHING)):
+        return None
+    if sp.count_ops(d) + sp.count_ops(u) > 200:
+        return None
+    at = {a: sp.Float(v) for a, v in point.items()}
+    try:
+        return tuple(sp.simplify(exact(fix_branches(e, at))) for e in (d, u))  # type: ignore[return-value]
+    except Exception:  # a display nicety only
+        return None
+
+
+def _point(batch: Batch, i: int, name: str, pos: tuple[int, ...], *formulas: sp.Expr | None) -> dict[sp.Basic, float]:
     atoms: set[sp.Basic] = set()
     for f in formulas:
         if f is not None:
@@ -250,7 +269,7 @@ def _point(batch: Batch, i: int, name: str, pos: tuple[int, ...], *formulas: sp.
     for a in sorted(atoms, key=sp.default_sort_key):
         n, p = locate(a)
         if n in batch:
-            out[str(a)] = float(batch[n][(i, *p)])
+            out[a] = float(batch[n][(i, *p)])
     return out
 
 

@@ -41,12 +41,16 @@ def _block(check: "GradientCheck", m: "Mismatch") -> list[str]:
         lines.append(f"  {'your backward':<30} {yours}")
         if m.difference is not None:
             lines.append(f"  {'difference (derived − yours)':<30} {formula(m.difference)}")
+
     else:
         lines.append(f"  {'yours':<30} autograd through your backward (double backward), numbers below")
-    point = ",  ".join(f"{k} = {v:.6g}" for k, v in list(m.point.items())[:12])
+    point = ",  ".join(f"{sp.sstr(k)} = {v:.6g}" for k, v in list(m.point.items())[:12])
     lines.append(f"  they differ at  {point}" + (",  …" if len(m.point) > 12 else ""))
     lines.append(f"      derived = {m.derived_value:.10g},  yours = {m.your_value:.10g}  "
                  f"(|difference| {abs(m.derived_value - m.your_value):.3g} > allowed {m.allowed:.3g})")
+    if m.on_branch is not None:
+        lines.append(f"      on this point's branch: derived = {formula(m.on_branch[0])},  "
+                     f"yours = {formula(m.on_branch[1])}")
     if m.swapped_with:
         lines.append(f"  your gradient for {m.name!r} equals the derived gradient of {m.swapped_with!r}: "
                      f"are the gradients returned in the wrong order?")
@@ -74,9 +78,9 @@ def render(check: "GradientCheck") -> str:
     if check.mismatches:
         names = ", ".join(repr(m.name) for m in check.mismatches)
         order = " (order=2: the backward of the backward)" if check.mismatches[0].order == 2 else ""
-        head = (f"symbolic gradient check of {check.function} failed{order}: the gradient of "
-                f"{'input' if len(check.mismatches) == 1 else 'inputs'} {names} "
-                f"{'is' if len(check.mismatches) == 1 else 'are'} wrong.")
+        one = len(check.mismatches) == 1
+        head = (f"symbolic gradient check of {check.function} failed{order}: the "
+                f"{'gradient of input' if one else 'gradients of inputs'} {names} {'is' if one else 'are'} wrong.")
         lines = [head, ""]
         for m in check.mismatches[:3]:
             lines += _block(check, m) + [""]
@@ -85,8 +89,13 @@ def render(check: "GradientCheck") -> str:
     for name in (check.truth.elements or {}) if check.truth is not None else ():
         proofs = check.proofs.get(name, [])
         done = sum(p.proved for p in proofs)
-        parts.append(f"{name}: proved equal symbolically for {done}/{len(proofs)} elements" if proofs
-                     else f"{name}: compared numerically")
+        if not proofs:
+            parts.append(f"{name}: compared numerically")
+        elif done == len(proofs):
+            parts.append(f"{name}: proved equal symbolically ({done} elements)")
+        else:
+            parts.append(f"{name}: proved equal symbolically for {done} of {len(proofs)} elements, "
+                         f"the others agree within tolerance at every point")
     if check.truth is not None and check.truth.source == AUTOGRAD:
         parts.append("no derived formula; compared with autograd through the forward")
     if check.user is not None and check.user.elements is None:

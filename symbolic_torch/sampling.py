@@ -23,8 +23,8 @@ from .evaluate import evaluate
 SCALES = (1.0, 0.3, 3.0, 10.0, 30.0)
 Batch = dict[str, torch.Tensor]
 _P = sp.Symbol("sample·point", integer=True)
-_GRID = torch.cat([-torch.logspace(-2, 2, 41, dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
-                   torch.logspace(-2, 2, 41, dtype=torch.float64), torch.linspace(-5, 5, 21, dtype=torch.float64)])
+_GRID = torch.cat([-torch.logspace(-2, 3, 51, dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
+                   torch.logspace(-2, 3, 51, dtype=torch.float64), torch.linspace(-5, 5, 21, dtype=torch.float64)])
 
 
 def locate(atom: sp.Basic) -> tuple[str, tuple[int, ...]]:

@@ -129,13 +129,44 @@ def test_branch_sign_error_that_gradcheck_misses() -> None:
     assert point and float(point.group(1)) < -3  # the counterexample lies in the wrong branch
     derived, yours = map(float, re.search(r"derived = (-?[\d.e+-]+),  yours = (-?[\d.e+-]+)", text).groups())
     assert derived == pytest.approx(-yours)
+    assert re.search(r"on this point's branch: derived = -3\*grad_output\[\d, \d\],  yours = 3\*grad_output", text)
     result = assert_gradients_match(Huber, x)  # the correct Huber: no false alarm, and a proof
     assert result.proved("x")
 
 
+class WideSoftplus(torch.autograd.Function):
+    """softplus with its linear tail from x = 200: no random point reaches that branch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return F.softplus(x, beta=1.0, threshold=200.0)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.where(x > 200.0, 1.0, torch.sigmoid(x))
+
+
+class WideSoftplusTailBug(WideSoftplus):
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        return grad_output * torch.where(x > 200.0, 0.0, torch.sigmoid(x))  # bug: the tail's slope is 1
+
+
+def test_branch_beyond_the_random_scales_is_sampled() -> None:
+    x = rand(4, 3)
+    result = assert_gradients_match(WideSoftplus, x)
+    assert result.branch_points >= 1 and result.proved("x")
+    assert gradcheck(WideSoftplusTailBug, x)
+    text = failure(WideSoftplusTailBug, x)
+    assert float(re.search(r"x\[\d, \d\] = (-?[\d.]+)", text).group(1)) > 200
+
+
 def test_swapped_gradients_name_both_inputs() -> None:
     text = failure(SwappedGradients, rand(4, 3), rand(4, 3, seed=1))
-    assert "the gradient of inputs 'x', 'y' are wrong" in text
+    assert "the gradients of inputs 'x', 'y' are wrong" in text
     assert "your gradient for 'x' equals the derived gradient of 'y'" in text
     assert "wrong order" in text
 
