@@ -8,12 +8,14 @@ from __future__ import annotations
 
 import math
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
+from examples.custom_function_check import Huber as HuberSignError  # slope +3 below −3
 from symbolic_torch.testing import assert_gradients_match, check_gradients
 
 pytest_plugins = ["pytester"]
@@ -54,26 +56,13 @@ class SquareMissingTwo(Square):
         return grad_output * x  # bug: d(x²)/dx = 2x
 
 
-class Huber(torch.autograd.Function):
-    """Huber loss with δ = 3, written with relu so that symbolic_torch's rule table derives it."""
-
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return 0.5 * x * x - 0.5 * torch.relu(x.abs() - 3.0) ** 2
+class Huber(HuberSignError):
+    """Huber loss with δ = 3 (the README's example), with the right backward."""
 
     @staticmethod
     def backward(ctx, grad_output):
         (x,) = ctx.saved_tensors
         return grad_output * torch.clamp(x, -3.0, 3.0)
-
-
-class HuberSignError(Huber):
-    @staticmethod
-    def backward(ctx, grad_output):
-        (x,) = ctx.saved_tensors
-        slope = torch.where(x > 3.0, 3.0, torch.where(x < -3.0, 3.0, x))  # bug: −3 below −δ
-        return grad_output * slope
 
 
 class SwappedGradients(torch.autograd.Function):
@@ -169,12 +158,14 @@ def test_swapped_gradients_name_both_inputs() -> None:
     assert "the gradients of inputs 'x', 'y' are wrong" in text
     assert "your gradient for 'x' equals the derived gradient of 'y'" in text
     assert "wrong order" in text
+    assert not gradcheck(SwappedGradients, rand(4, 3), rand(4, 3, seed=1))
 
 
 def test_forgetting_grad_output() -> None:
     text = failure(ForgetsGradOutput, rand(4, 3))
     assert "the gradient of input 'x' is wrong" in text
     assert re.search(r"your backward\s+2\*x\[\d, \d\]\n", text)
+    assert not gradcheck(ForgetsGradOutput, rand(4, 3))
 
 
 def test_unreduced_broadcast_gradient_that_gradcheck_misses() -> None:
@@ -332,6 +323,7 @@ def test_order_two_checks_the_backward_of_the_backward() -> None:
     x = rand(4, 3)
     assert_gradients_match(SwishRecomputing, x, order=2)
     assert_gradients_match(SwishSavingSigmoid, x)  # first order is right …
+    assert gradcheck(SwishSavingSigmoid, x)
     text = failure(SwishSavingSigmoid, x, order=2)  # … its double backward is not
     assert "order=2" in text and "the gradient of input 'x' is wrong" in text
 
@@ -365,7 +357,7 @@ def test_untraceable_backward_is_compared_numerically() -> None:
 
 class Sine(torch.autograd.Function):
     @staticmethod
-    def forward(x):  # the setup_context style; torch.sin has no rule in the table
+    def forward(x):  # the setup_context style
         return torch.sin(x)
 
     @staticmethod
@@ -378,11 +370,38 @@ class Sine(torch.autograd.Function):
         return grad_output * torch.cos(x)
 
 
-def test_forward_outside_the_rule_table_is_traced_instead() -> None:
-    result = assert_gradients_match(Sine, rand(5))
+def test_setup_context_style() -> None:
+    assert assert_gradients_match(Sine, rand(5)).proved("x")
+
+
+class MaskedRelu(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return x * (x > 0).to(x.dtype)  # the mask has no formula in the rule table
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        grad = grad_output.clone()
+        grad[x < 0] = 0
+        return grad
+
+
+def test_forward_with_a_mask_is_traced_instead() -> None:
+    result = assert_gradients_match(MaskedRelu, rand(4, 3))
     assert result.truth.source.startswith("sympy")
-    assert "no rule for target torch.sin" in result.truth.note
+    assert "computed without a formula" in result.truth.note
     assert result.proved("x")
+
+
+def test_readme_shows_the_real_outputs() -> None:
+    """The README's side-by-side is what examples/custom_function_check.py prints."""
+    from examples.custom_function_check import main
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    for text in main().values():
+        assert f"```text\n{text.rstrip()}\n```" in readme, \
+            "README.md is out of date: paste the output of python -m examples.custom_function_check"
 
 
 def test_check_gradients_returns_without_raising() -> None:
