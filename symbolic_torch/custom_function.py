@@ -62,7 +62,7 @@ def _parameter_names(fn: Callable[..., Any], skip: int, count: int, fallback: st
 
 @dataclass
 class CustomFunction:
-    """``fn_cls`` with its example arguments (tensors in float64)."""
+    """``fn_cls`` with its example arguments (tensors on the CPU, floating-point ones in float64)."""
 
     fn_cls: type
     args: tuple[Any, ...]
@@ -78,8 +78,8 @@ class CustomFunction:
         """Inspect ``fn_cls`` and run its forward once on ``inputs``."""
         if not (isinstance(fn_cls, type) and issubclass(fn_cls, torch.autograd.Function)):
             raise TypeError(f"{fn_cls!r} is not a torch.autograd.Function subclass")
-        args = tuple(a.detach().to(torch.float64) if isinstance(a, torch.Tensor) and a.is_floating_point()
-                     else a for a in inputs)
+        args = tuple(a.detach().cpu().to(torch.float64) if isinstance(a, torch.Tensor) and a.is_floating_point()
+                     else a.detach().cpu() if isinstance(a, torch.Tensor) else a for a in inputs)
         setup = _overrides_setup_context(fn_cls)
         names = _parameter_names(fn_cls.forward, 0 if setup else 1, len(args), "input")
         diff = [k for k, a in enumerate(args) if isinstance(a, torch.Tensor) and a.is_floating_point()]

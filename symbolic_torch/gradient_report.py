@@ -92,7 +92,7 @@ def render(check: "GradientCheck") -> str:
         if not proofs:
             parts.append(f"{name}: compared numerically")
         elif done == len(proofs):
-            parts.append(f"{name}: proved equal symbolically ({done} elements)")
+            parts.append(f"{name}: proved equal symbolically ({done} element{'s' if done > 1 else ''})")
         else:
             parts.append(f"{name}: proved equal symbolically for {done} of {len(proofs)} elements, "
                          f"the others agree within tolerance at every point")
