@@ -66,6 +66,7 @@ def elementwise(names: Sequence[str], f: Callable[..., sp.Expr], nargs: int = 1)
     """Register an elementwise op ``y = f(x, …)`` on real operands."""
     def impl(*args: Any, **kwargs: Any) -> SymbolicTensor:
         kwargs.pop("out", None)
+        kwargs.pop("inplace", None)  # the returned value is the same either way
         tensors = [arr(a) for a in args[:nargs]]
         extra = args[nargs:]
         return wrap(_map(lambda *xs: f(*xs, *extra, **kwargs), *tensors))
@@ -136,7 +137,7 @@ for _names, _f in [
     (["sinh"], sp.sinh), (["cosh"], sp.cosh), (["atan", "arctan"], sp.atan),
     (["erf"], sp.erf), (["erfc"], lambda x: 1 - sp.erf(x)), (["sigmoid", "expit"], _sigmoid),
     (["relu"], _relu), (["softplus"], _softplus), (["gelu"], _gelu), (["leaky_relu"], _leaky),
-    (["elu"], _elu), (["silu"], lambda x: x * _sigmoid(x)), (["logsigmoid"], lambda x: -_softplus(-x)),
+    (["elu"], _elu), (["silu"], lambda x: x * _sigmoid(x)), (["logsigmoid", "log_sigmoid"], lambda x: -sp.log(1 + sp.exp(-x))),
 ]:
     elementwise(_names, _f)
 elementwise(["maximum", "fmax"], _maximum, nargs=2)
@@ -158,6 +159,8 @@ def clamp(x: Any, min: Any = None, max: Any = None) -> SymbolicTensor:
 
 
 register("clamp_min")(lambda x, m: clamp(x, min=m))
+register("hardtanh")(lambda x, min_val=-1.0, max_val=1.0, inplace=False: clamp(x, min_val, max_val))
+register("relu6")(lambda x, inplace=False: clamp(x, 0, 6))
 register("clamp_max")(lambda x, m: clamp(x, max=m))
 
 # -- comparisons and logic (boolean tensors hold sympy conditions) ------------

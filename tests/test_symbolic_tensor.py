@@ -22,6 +22,7 @@ def test_masks_become_conditions() -> None:
     g[x < 0] = 0  # the tutorial's ReLU backward, in place
     assert g.data[1, 2] == sp.Piecewise((0, X[1, 2] < 0), (X[1, 2], True))
     assert (x * (x > 0).to(torch.float64)).data[0, 0] == X[0, 0] * sp.Piecewise((1, X[0, 0] > 0), (0, True))
+    assert F.relu(x).data[0, 0] == sp.Piecewise((X[0, 0], X[0, 0] > 0), (0, True))  # F.relu passes inplace=
     assert torch.clamp(x, -1, 1).data[0, 0] == sp.Piecewise((-1, X[0, 0] < -1), (1, X[0, 0] > 1), (X[0, 0], True))
 
 
