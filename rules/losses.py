@@ -47,12 +47,34 @@ def _elementwise_setup(call: Call, input: Any, target: Any, reduction: str) -> t
     return _at(x, idx, shape), _at(t, idx, shape), list(zip(idx, shape))
 
 
+REDUCTIONS = ("none", "mean", "sum")  # ATen's int codes
+
+
+def options(call: Call, args: tuple, given: dict[str, Any], positional: Sequence[str],
+            aten: Sequence[str]) -> dict[str, Any]:
+    """The loss's options, whichever form called the rule: a module (its attributes), an ATen
+    overload from torch.export (its own positional order, an int reduction) or the function."""
+    if call.module is not None:
+        return {k: getattr(call.module, k, v) for k, v in given.items()}
+    order = aten if call.target.startswith("torch.ops.aten.") else positional
+    got = {**given, **dict(zip(order, args))}
+    if got.pop("size_average", None) is not None or got.pop("reduce", None) is not None:
+        raise NotImplementedError("size_average= / reduce= (deprecated; use reduction=)")
+    if isinstance(got["reduction"], int):
+        got["reduction"] = REDUCTIONS[got["reduction"]]
+    return got
+
+
 @rule("mse_loss", functions=[F.mse_loss], modules=[nn.MSELoss], latex=r"\operatorname{MSE}")
-def mse(call: Call, input: Any, target: Any, *args: Any, reduction: str = "mean", **kwargs: Any) -> sp.Expr:
+def mse(call: Call, input: Any, target: Any, *args: Any, reduction: str = "mean", weight: Any = None,
+        **kwargs: Any) -> sp.Expr:
     """L = (1/N) Σ_i (x[i] − t[i])²."""
-    reduction = call.module.reduction if call.module is not None else reduction
-    xi, ti, lim = _elementwise_setup(call, input, target, reduction)
-    return _reduce(call, (xi - ti) ** 2, lim, reduction)
+    o = options(call, args, {"reduction": reduction, "weight": weight},
+                ["size_average", "reduce", "reduction", "weight"], ["reduction"])
+    if o["weight"] is not None:
+        raise NotImplementedError("mse_loss with weight=")
+    xi, ti, lim = _elementwise_setup(call, input, target, o["reduction"])
+    return _reduce(call, (xi - ti) ** 2, lim, o["reduction"])
 
 
 @rule("bce_with_logits", functions=[F.binary_cross_entropy_with_logits], modules=[nn.BCEWithLogitsLoss],
@@ -60,19 +82,18 @@ def mse(call: Call, input: Any, target: Any, *args: Any, reduction: str = "mean"
 def bce_with_logits(call: Call, input: Any, target: Any, weight: Any = None, *args: Any,
                     reduction: str = "mean", pos_weight: Any = None, **kwargs: Any) -> sp.Expr:
     """L = (1/N) Σ_i w·[(1 − t)·x + (1 + (p − 1)·t)·log(1 + e^{−x})]."""
-    m = call.module
-    if m is not None:
-        reduction, weight, pos_weight = m.reduction, m.weight, m.pos_weight
-    xi, ti, lim = _elementwise_setup(call, input, target, reduction)
+    o = options(call, args, {"weight": weight, "reduction": reduction, "pos_weight": pos_weight},
+                ["size_average", "reduce", "reduction", "pos_weight"], ["pos_weight", "reduction"])
+    xi, ti, lim = _elementwise_setup(call, input, target, o["reduction"])
     idx, shape = [l[0] for l in lim], [l[1] for l in lim]
     softplus = sp.log(1 + sp.exp(-xi))
     log_weight = 1
-    if pos_weight is not None:
-        log_weight = 1 + (_at(call.operand(pos_weight, "pos_weight", "p"), idx, shape) - 1) * ti
+    if o["pos_weight"] is not None:
+        log_weight = 1 + (_at(call.operand(o["pos_weight"], "pos_weight", "p"), idx, shape) - 1) * ti
     body = (1 - ti) * xi + log_weight * softplus
-    if weight is not None:
-        body = _at(call.operand(weight, "weight", "w"), idx, shape) * body
-    return _reduce(call, body, lim, reduction)
+    if o["weight"] is not None:
+        body = _at(call.operand(o["weight"], "weight", "w"), idx, shape) * body
+    return _reduce(call, body, lim, o["reduction"])
 
 
 def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str, ignore_index: int,
@@ -109,24 +130,25 @@ def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str
     return _reduce(call, -wt * logp, [(n, nb)], reduction, wsum)
 
 
-@rule("cross_entropy", functions=[F.cross_entropy], modules=[nn.CrossEntropyLoss], latex=r"\operatorname{CE}")
+@rule("cross_entropy", functions=[F.cross_entropy, torch._C._nn.cross_entropy_loss], modules=[nn.CrossEntropyLoss],
+      latex=r"\operatorname{CE}")
 def cross_entropy(call: Call, input: Any, target: Any, weight: Any = None, *args: Any,
                   ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
                   **kwargs: Any) -> sp.Expr:
     """L = (1/N) Σ_n (log Σ_k e^{x[n,k]} − x[n, t[n]])."""
-    m = call.module
-    if m is not None:
-        weight, ignore_index, reduction, label_smoothing = m.weight, m.ignore_index, m.reduction, m.label_smoothing
-    if label_smoothing:
+    o = options(call, args, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction,
+                             "label_smoothing": label_smoothing},
+                ["size_average", "ignore_index", "reduce", "reduction", "label_smoothing"],
+                ["reduction", "ignore_index", "label_smoothing"])
+    if o["label_smoothing"]:
         raise NotImplementedError("label_smoothing > 0")
-    return _class_loss(call, input, target, weight, reduction, ignore_index, log_probs=False)
+    return _class_loss(call, input, target, o["weight"], o["reduction"], o["ignore_index"], log_probs=False)
 
 
-@rule("nll_loss", functions=[F.nll_loss], modules=[nn.NLLLoss], latex=r"\operatorname{NLL}")
+@rule("nll_loss", functions=[F.nll_loss, torch._C._nn.nll_loss_nd], modules=[nn.NLLLoss], latex=r"\operatorname{NLL}")
 def nll_loss(call: Call, input: Any, target: Any, weight: Any = None, *args: Any,
              ignore_index: int = -100, reduction: str = "mean", **kwargs: Any) -> sp.Expr:
     """L = −(1/N) Σ_n x[n, t[n]]."""
-    m = call.module
-    if m is not None:
-        weight, ignore_index, reduction = m.weight, m.ignore_index, m.reduction
-    return _class_loss(call, input, target, weight, reduction, ignore_index, log_probs=True)
+    o = options(call, args, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction},
+                ["size_average", "ignore_index", "reduce", "reduction"], ["reduction", "ignore_index"])
+    return _class_loss(call, input, target, o["weight"], o["reduction"], o["ignore_index"], log_probs=True)
