@@ -52,6 +52,7 @@ def assert_gradients_match(fn_cls: type, *inputs: Any, order: int = 1, atol: flo
 
     Returns the ``GradientCheck`` (``str()`` of it summarises what was proved).
     """
+    __tracebackhide__ = True  # pytest shows the message at the caller's line, not this frame
     result = check_gradients(fn_cls, *inputs, order=order, atol=atol, rtol=rtol, time_budget=time_budget,
                              n_points=n_points, seed=seed)
     if not result.ok:
