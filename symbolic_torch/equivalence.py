@@ -6,9 +6,10 @@ Floating-point constants are first read as the exact constants they round to
 alike, and the ones that are not recognised become short decimal rationals.
 Then cheaper rewrites are tried before dearer ones — ``expand`` (deep, so
 arguments of ``exp``/``sqrt`` are normal forms too), ``cancel``, piecewise
-folding branch by branch, and last ``simplify`` for formulas small enough —
-checking the clock between them: nothing is interrupted, a rewrite that would
-not fit in the remaining time is skipped. A formula that no rewrite brings to
+folding branch by branch, interval by interval when every condition depends on
+one scalar (``_regions``), and last ``simplify`` for formulas small enough —
+checking the clock between them: nothing is interrupted (no thread, no signal);
+once the deadline has passed, no further rewrite starts. A formula that no rewrite brings to
 0 is left *open*; the numeric comparison then decides.
 """
 from __future__ import annotations
