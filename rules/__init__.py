@@ -5,3 +5,4 @@ See README.md in this folder for the vocabulary of an entry.
 from . import (activations, convolution, elementwise, linalg, losses, normalization,  # noqa: F401
                pooling, reductions, shape, softmax)
 from . import constants  # noqa: F401,E402  (outputs that are constants: ones_like, detach, …)
+from . import elementary  # noqa: F401,E402  (elementwise math: sin … erfinv, floor, round, lgamma)

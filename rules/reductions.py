@@ -7,7 +7,7 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call
+from symbolic_torch.call import Call, Operand
 from symbolic_torch.registry import rule
 
 from ._vocab import dim as norm_dim
@@ -15,13 +15,15 @@ from ._vocab import dim as norm_dim
 POOL = "ijklmuvw"
 
 
-def reduce_formula(call: Call, input: Any, dims: Any, keepdim: bool, mean: bool) -> sp.Expr:
-    """y[kept] = Σ_{reduced} x[…]  (divided by the count for a mean)."""
-    x = call.operand(input, "input", "x")
+def reduction_indices(call: Call, x: Operand, dims: Any, keepdim: bool) -> tuple[tuple[Any, ...], list[tuple[sp.Symbol, int]]]:
+    """``(read, limits)``: ``x`` read at ``x[read]`` sums over ``limits`` into the output's indices.
+
+    ``dims`` None or empty reduces every dim; a 0-d input has nothing to reduce.
+    """
     nd = x.ndim
     if dims is None or (isinstance(dims, (tuple, list)) and len(dims) == 0):
         dims = list(range(nd))
-    dims = sorted({norm_dim(d, nd) for d in (dims if isinstance(dims, (tuple, list)) else [dims])})
+    dims = sorted({norm_dim(d, nd) for d in (dims if isinstance(dims, (tuple, list)) else [dims])}) if nd else []
     in_names = [POOL[k] for k in range(nd)]
     sums = {d: sp.Symbol(in_names[d], integer=True) for d in dims}
     out_names = [("a" + in_names[d]) if d in sums else in_names[d] for d in range(nd) if keepdim or d not in sums]
@@ -34,10 +36,17 @@ def reduce_formula(call: Call, input: Any, dims: Any, keepdim: bool, mean: bool)
             read.append(sums[d])
         else:
             read.append(next(idx))
-    body = x[tuple(read)] if nd else x[()]
-    total = call.sum(body, *[(sums[d], x.shape[d]) for d in dims]) if dims else body  # 0-d: nothing to sum
+    return tuple(read), [(sums[d], x.shape[d]) for d in dims]
+
+
+def reduce_formula(call: Call, input: Any, dims: Any, keepdim: bool, mean: bool) -> sp.Expr:
+    """y[kept] = Σ_{reduced} x[…]  (divided by the count for a mean)."""
+    x = call.operand(input, "input", "x")
+    read, limits = reduction_indices(call, x, dims, keepdim)
+    body = x[read]
+    total = call.sum(body, *limits) if limits else body  # 0-d: nothing to sum
     if mean:
-        return total / math.prod(x.shape[d] for d in dims)
+        return total / math.prod(n for _, n in limits)
     return total
 
 

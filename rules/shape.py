@@ -109,4 +109,6 @@ def cat(call: Call, tensors: Any, dim: int = 0) -> sp.Expr:
         read[d] = idx[d] - offset
         offset += op.shape[d]
         pieces.append((op[tuple(read)], idx[d] < offset if m < len(ops) - 1 else True))
+    if not pieces:  # every block is empty
+        return sp.S.Zero
     return sp.Piecewise(*pieces) if len(pieces) > 1 else pieces[0][0]

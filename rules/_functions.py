@@ -1,0 +1,87 @@
+"""sympy functions the math rules use beyond the evaluator's built-ins, taught to it here.
+
+Step functions (floor, ceil, trunc, round, sign) have derivative 0 wherever it exists,
+which is what torch's backward uses; these classes say so (sympy's own ``sign`` answers
+``2·DiracDelta``, its ``floor`` an unevaluated ``Derivative``).
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import sympy as sp
+import torch
+
+from symbolic_torch.evaluate import _ev, register
+
+
+class _Step:
+    """Mixin: piecewise constant, so ∂/∂x = 0."""
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.S.Zero
+
+    def _eval_derivative(self, s: sp.Basic) -> sp.Expr:
+        return sp.S.Zero
+
+
+class Floor(_Step, sp.floor):
+    """⌊x⌋ with ∂ = 0."""
+
+
+class Ceiling(_Step, sp.ceiling):
+    """⌈x⌉ with ∂ = 0."""
+
+
+class Sign(_Step, sp.sign):
+    """sign(x) ∈ {−1, 0, 1} with ∂ = 0 (torch's sign and sgn)."""
+
+
+class Trunc(_Step, sp.Function):
+    """x rounded toward zero, ∂ = 0."""
+
+    is_real = True
+
+    def _latex(self, printer: Any) -> str:
+        return r"\operatorname{trunc}\left(%s\right)" % printer._print(self.args[0])
+
+
+class Round(_Step, sp.Function):
+    """x rounded half to even (torch.round), ∂ = 0."""
+
+    is_real = True
+
+    def _latex(self, printer: Any) -> str:
+        return r"\operatorname{round}\left(%s\right)" % printer._print(self.args[0])
+
+
+class Ndtr(sp.Function):
+    """Φ(x), the standard normal CDF; Φ' = e^{−x²/2}/√(2π).
+
+    A class of its own: sympy would rewrite erfc(−x/√2)/2 as 1 − erfc(x/√2)/2, which
+    loses every digit of Φ in the left tail (log Φ and its derivative need them).
+    """
+
+    is_real = True
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return sp.exp(-self.args[0] ** 2 / 2) / sp.sqrt(2 * sp.pi)
+
+    def _latex(self, printer: Any) -> str:
+        return r"\Phi\left(%s\right)" % printer._print(self.args[0])
+
+
+def _teach(cls: type, fn: Callable[..., torch.Tensor]) -> None:
+    register(cls, lambda e, g: fn(*[_ev(a, g).to(torch.float64) for a in e.args]))
+
+
+_teach(Ndtr, lambda x: torch.erfc(-x / 2 ** 0.5) / 2)  # torch.special.ndtr loses the far left tail
+_teach(Trunc, torch.trunc)
+_teach(Round, torch.round)
+_teach(sp.asinh, torch.asinh)
+_teach(sp.acosh, torch.acosh)
+_teach(sp.atanh, torch.atanh)
+_teach(sp.erfc, torch.erfc)
+_teach(sp.erfinv, torch.erfinv)
+_teach(sp.loggamma, torch.lgamma)
+_teach(sp.atan2, torch.atan2)
+register(sp.polygamma, lambda e, g: torch.polygamma(int(e.args[0]), _ev(e.args[1], g).to(torch.float64)))
