@@ -6,3 +6,4 @@ from . import (activations, convolution, elementwise, linalg, losses, normalizat
                pooling, reductions, shape, softmax)
 from . import constants  # noqa: F401,E402  (outputs that are constants: ones_like, detach, …)
 from . import elementary  # noqa: F401,E402  (elementwise math: sin … erfinv, floor, round, lgamma)
+from . import attention, graph, recurrent  # noqa: F401,E402  (attention, recurrent and graph layers)
