@@ -9,6 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symbolic_torch.call import Call
+from symbolic_torch.registry import rule
 
 from ._vocab import unary
 
@@ -60,3 +61,58 @@ unary("tanh", lambda x, c, *a, **k: sp.tanh(x), functions=[torch.tanh, F.tanh], 
 unary("gelu", gelu, functions=[F.gelu], modules=[nn.GELU], latex=r"\operatorname{GELU}")
 unary("silu", silu, functions=[F.silu], modules=[nn.SiLU], latex=r"\operatorname{SiLU}")
 unary("softplus", softplus, functions=[F.softplus], modules=[nn.Softplus], latex=r"\operatorname{softplus}")
+
+
+def elu(x: sp.Expr, c: Call, alpha: float = 1.0, *a: Any, **k: Any) -> sp.Expr:
+    """y = x if x > 0 else α·(e^x − 1)."""
+    alpha = c.module.alpha if c.module is not None else alpha
+    return sp.Piecewise((x, x > 0), (c.scalar(alpha) * (sp.exp(x) - 1), True))
+
+
+def hardswish(x: sp.Expr, c: Call, *a: Any, **k: Any) -> sp.Expr:
+    """y = x·relu6(x + 3)/6: 0 up to −3, x from 3 on (torch's slopes at −3 and 3 are 0 and 1)."""
+    return sp.Piecewise((0, x <= -3), (x * (x + 3) / 6, x < 3), (x, True))
+
+
+def hardsigmoid(x: sp.Expr, c: Call, *a: Any, **k: Any) -> sp.Expr:
+    """y = relu6(x + 3)/6: 0 up to −3, 1 from 3 on (slope 0 at ±3, as torch).
+
+    torch's backward kernel multiplies by 1/6 rounded to float32 even for float64, so its
+    gradient differs from this exact one by about 3e-8 relative.
+    """
+    return sp.Piecewise((0, x <= -3), (1, x >= 3), (x / 6 + sp.Rational(1, 2), True))
+
+
+def mish(x: sp.Expr, c: Call, *a: Any, **k: Any) -> sp.Expr:
+    """y = x·tanh(softplus(x)) = x·tanh(log(1 + e^x))."""
+    return x * sp.tanh(sp.log(1 + sp.exp(x)))
+
+
+def softsign(x: sp.Expr, c: Call, *a: Any, **k: Any) -> sp.Expr:
+    """y = x / (1 + |x|)."""
+    return x / (1 + sp.Abs(x))
+
+
+def logsigmoid(x: sp.Expr, c: Call, *a: Any, **k: Any) -> sp.Expr:
+    """y = log σ(x) = −log(1 + e^{−x})."""
+    return -sp.log(1 + sp.exp(-x))
+
+
+unary("elu", elu, functions=[F.elu], modules=[nn.ELU], latex=r"\operatorname{ELU}")
+unary("hardswish", hardswish, functions=[F.hardswish], modules=[nn.Hardswish], latex=r"\operatorname{Hardswish}")
+unary("hardsigmoid", hardsigmoid, functions=[F.hardsigmoid], modules=[nn.Hardsigmoid],
+      latex=r"\operatorname{Hardsigmoid}")
+unary("mish", mish, functions=[F.mish], modules=[nn.Mish], latex=r"\operatorname{Mish}")
+unary("softsign", softsign, functions=[F.softsign], modules=[nn.Softsign], latex=r"\operatorname{Softsign}")
+unary("logsigmoid", logsigmoid, functions=[F.logsigmoid], modules=[nn.LogSigmoid], latex=r"\log\sigma")
+
+
+@rule("prelu", functions=[F.prelu], modules=[nn.PReLU], latex=r"\operatorname{PReLU}")
+def prelu(call: Call, input: Any, weight: Any = None) -> sp.Expr:
+    """y[n,c,…] = x if x > 0 else a[c]·x (one slope per channel, dim 1; or one shared slope)."""
+    x = call.operand(input, "input", "x")
+    a = call.param("weight", "a") if call.module is not None else call.operand(weight, "weight", "a")
+    idx = call.out(*(["n", "c"] + list("ijl")[: x.ndim - 2])) if 2 <= x.ndim <= 5 else call.default_out()
+    slope = a[0] if a.shape[0] == 1 or x.ndim < 2 else a[idx[1]]
+    v = x[idx] if idx else x[()]
+    return sp.Piecewise((v, v > 0), (slope * v, True))

@@ -1,27 +1,324 @@
-"""Normalization-family layers. Dropout in eval mode is the identity."""
+"""Normalization layers and dropout.
+
+Statistics are written inline as sums, so sympy differentiates through them:
+μ = (1/M) Σ x and σ² = (1/M) Σ x² − μ² (the biased variance, as torch normalizes with).
+BatchNorm's running-statistics update is no part of the gradient graph: it is recorded as a
+note (its own formula, with the values it produced), not in the step's formula.
+"""
 from __future__ import annotations
 
-from typing import Any
+import math
+from typing import Any, Optional, Sequence
 
 import sympy as sp
+import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
+from symbolic_torch.call import Call, Operand
+from symbolic_torch.evaluate import evaluate
+from symbolic_torch.printing.latex import latex
 from symbolic_torch.registry import rule
 
 from ._vocab import names
 
+SPATIAL = "ijl"
+Reduced = Sequence[tuple[int, int, sp.Expr]]  # (axis, how many, first position) per reduced axis
 
-@rule("dropout", functions=[F.dropout, F.dropout1d, F.dropout2d, F.dropout3d],
-      modules=[nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d],
-      latex=r"\operatorname{Dropout}")
-def dropout(call: Call, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> sp.Expr:
-    """y = x (eval mode; the training-mode mask is not supported yet)."""
-    if call.module is not None:
-        p, training = call.module.p, call.module.training
-    if training and p > 0:
-        raise NotImplementedError("dropout in training mode (call model.eval(), or use p=0)")
+
+def sample(x: Operand, idx: Sequence[sp.Symbol], reduced: Reduced, tag: str) -> tuple[sp.Expr, list]:
+    """``x`` read with each reduced axis replaced by a summation index (``c`` → ``c1``), and its limits.
+
+    Not primes: the delta pass primes names to make them fresh, and a primed summation index
+    inside a sum could then capture a renamed outer index.
+    """
+    pos = list(idx)
+    limits = []
+    for axis, size, first in reduced:
+        s = sp.Symbol(f"{idx[axis]}{tag}", integer=True)
+        pos[axis] = first + s
+        limits.append((s, size))
+    return x[tuple(pos)], limits
+
+
+def moments(call: Call, x: Operand, reduced: Reduced) -> tuple[sp.Expr, sp.Expr]:
+    """μ = (1/M) Σ x and σ² = (1/M) Σ x² − μ² over the reduced axes, as sums.
+
+    σ² is torch's biased variance written without a sum inside a sum: the two-pass form
+    (1/M) Σ (x − μ)² nests μ's sum in every term, which makes the derived gradient about
+    three times slower to build and evaluate and its worked examples too long to typeset.
+    The price: cancellation where |μ| ≫ σ (|μ|/σ ≈ 10³ costs about 1e-10 relative).
+    """
+    idx = call.out_indices
+    count = math.prod(size for _, size, _ in reduced)
+    x1, lim1 = sample(x, idx, reduced, "1")
+    mean = call.sum(x1, *lim1) / count
+    var = call.sum(x1 ** 2, *lim1) / count - mean ** 2
+    return mean, var
+
+
+def affine(call: Call, xhat: sp.Expr, weight: Operand | None, bias: Operand | None,
+           at: Sequence[sp.Symbol]) -> sp.Expr:
+    """γ·x̂ + β, with γ and β read at ``at`` (either may be absent)."""
+    at = tuple(at)
+    out = xhat * weight[at] if weight is not None else xhat
+    return out + bias[at] if bias is not None else out
+
+
+def module_operands(call: Call, input: Any) -> tuple[Operand, Operand | None, Operand | None]:
+    """x and the module's γ (``weight``) and β (``bias``), either of which may be absent."""
     x = call.operand(input, "input", "x")
-    idx = call.out(*names(x.ndim, [], pool="nijklm"))
-    return x[idx] if idx else x[()]
+    return x, call.param("weight", "gamma"), call.param("bias", "beta")
+
+
+def standardize(call: Call, x: Operand, mu: sp.Expr, sigma2: sp.Expr, eps: float) -> sp.Expr:
+    """x̂ = (x − μ)/√(σ² + ε) at the output's indices."""
+    return (x[call.out_indices] - mu) / sp.sqrt(sigma2 + call.scalar(eps))
+
+
+def channel_layout(call: Call, x: Operand, batched: bool = True) -> tuple[sp.Symbol, ...]:
+    """Output indices (n, c, i, j, l) for an (N, C, *) input, (c, i, …) when unbatched."""
+    lead = ["n", "c"] if batched else ["c"]
+    return call.out(*(lead + list(SPATIAL[: x.ndim - len(lead)])))
+
+
+# ---------------------------------------------------------------- batch norm
+def batch_norm_formula(call: Call, x: Operand, mean: Operand | None, var: Operand | None,
+                       weight: Operand | None, bias: Operand | None, eps: float) -> sp.Expr:
+    """y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c: batch statistics when ``mean`` is None, else running ones."""
+    idx = channel_layout(call, x)
+    c = idx[1]
+    if mean is None:
+        reduced = [(a, x.shape[a], 0) for a in range(x.ndim) if a != 1]
+        mu, sigma2 = moments(call, x, reduced)
+    else:
+        mu, sigma2 = mean[c], var[c]
+    return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, (c,))
+
+
+def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
+                   before: dict[str, torch.Tensor] | None, after: dict[str, torch.Tensor]) -> None:
+    """Note the running-statistics update μ̂ ← (1−m)·μ̂ + m·μ_B, σ̂² ← (1−m)·σ̂² + m·M/(M−1)·σ²_B.
+
+    The batch statistics come from the formula; where the buffers before the run are known
+    (``before``), the update's result is checked against the buffers the run left.
+    """
+    idx = call.out_indices
+    c = idx[1]
+    reduced = [(a, x.shape[a], 0) for a in range(x.ndim) if a != 1]
+    count = math.prod(size for _, size, _ in reduced)
+    mu, sigma2 = moments(call, x, reduced)
+    factor = call.scalar(momentum) if momentum is not None else sp.Rational(1, max(tracked, 1))
+    unbias = sp.Rational(count, max(count - 1, 1))
+    stats = {"running_mean": ("mu", sp.S.One, mu), "running_var": ("var", unbias, sigma2)}
+    env = {x.symbol: x.value}
+    for buffer, (symbol, scale, batch) in stats.items():
+        old = sp.IndexedBase(symbol, real=True)[c]
+        new = (1 - factor) * old + factor * scale * batch
+        shown = latex(batch) if scale == 1 else rf"{latex(scale)}\left({latex(batch)}\right)"
+        line = rf"{latex(old)} \leftarrow {latex(1 - factor)}\,{latex(old)} + {latex(factor)} \cdot {shown}"
+        if before is not None and buffer in before:
+            env[symbol] = before[buffer]
+            got = evaluate(new, env, [(c, 0, x.shape[1] - 1)])
+            err = float((got - after[buffer].to(torch.float64)).abs().max())
+            tol = 1e-10 if after[buffer].dtype == torch.float64 else 1e-5
+            if err > tol * max(1.0, float(got.abs().max())):
+                raise NotImplementedError(f"{buffer} update does not match the formula (error {err:.3g})")
+        values = ", ".join(f"{v:.4g}" for v in after[buffer].reshape(-1).tolist()[:8])
+        more = r", \ldots" if x.shape[1] > 8 else ""
+        call.notes.append(line + rf" = \left[{values}{more}\right]")
+
+
+@rule("batch_norm", modules=[nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d], latex=r"\operatorname{BatchNorm}")
+def batch_norm_module(call: Call, input: Any) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_c)/√(σ²_c + ε)·γ_c + β_c, batch statistics in train mode."""
+    m = call.module
+    x, weight, bias = module_operands(call, input)
+    batch_stats = m.training or m.running_mean is None
+    mean = None if batch_stats else call.param("running_mean", "mu")
+    var = None if batch_stats else call.param("running_var", "var")
+    rhs = batch_norm_formula(call, x, mean, var, weight, bias, m.eps)
+    if m.training and m.running_mean is not None:
+        after = {k: getattr(m, k).detach().clone() for k in ("running_mean", "running_var")}
+        before = getattr(call, "buffers_before", None)  # the buffers before the run, where lowering kept them
+        running_update(call, x, m.momentum, int(m.num_batches_tracked), before, after)
+    return rhs
+
+
+@rule("batch_norm_fn", functions=[F.batch_norm], latex=r"\operatorname{batch\_norm}")
+def batch_norm_function(call: Call, input: Any, running_mean: Any, running_var: Any, weight: Any = None,
+                        bias: Any = None, training: bool = False, momentum: float = 0.1,
+                        eps: float = 1e-5) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_c)/√(σ²_c + ε)·γ_c + β_c."""
+    return batch_norm_args(call, input, running_mean, running_var, weight, bias, training, eps)
+
+
+@rule("batch_norm_aten", functions=[torch.batch_norm], latex=r"\operatorname{batch\_norm}")
+def batch_norm_aten(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+                    training: bool, momentum: float, eps: float, cudnn_enabled: bool = False) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_c)/√(σ²_c + ε)·γ_c + β_c (ATen's argument order, from torch.export)."""
+    return batch_norm_args(call, input, running_mean, running_var, weight, bias, training, eps)
+
+
+def batch_norm_args(call: Call, input: Any, running_mean: Any, running_var: Any, weight: Any, bias: Any,
+                    training: bool, eps: float) -> sp.Expr:
+    use_running = not training and running_mean is not None
+    x, w, b, mean, var = operands(call, input, weight, bias, running_mean, running_var, use_running)
+    return batch_norm_formula(call, x, mean, var, w, b, eps)
+
+
+Maybe = Optional[Operand]
+
+
+def operands(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any = None, running_var: Any = None,
+             use_running: bool = False) -> tuple[Operand, Maybe, Maybe, Maybe, Maybe]:
+    """x, γ, β and, when the formula uses them, the running statistics of a functional norm call."""
+    x = call.operand(input, "input", "x")
+    w = call.operand(weight, "weight", "gamma") if weight is not None else None
+    b = call.operand(bias, "bias", "beta") if bias is not None else None
+    mean = call.operand(running_mean, "running_mean", "mu") if use_running else None
+    var = call.operand(running_var, "running_var", "var") if use_running else None
+    return x, w, b, mean, var
+
+
+# ---------------------------------------------------------------- layer, group, instance norm
+def layer_norm_formula(call: Call, x: Operand, shape: Sequence[int], weight: Operand | None,
+                       bias: Operand | None, eps: float) -> sp.Expr:
+    """y = (x − μ)/√(σ² + ε)·γ + β, statistics over the last len(shape) dims."""
+    k = len(tuple(shape))
+    idx = call.out(*names(x.ndim, SPATIAL[:k] if k <= 3 else [f"i{a}" for a in range(k)]))
+    reduced = [(a, x.shape[a], 0) for a in range(x.ndim - k, x.ndim)]
+    mu, sigma2 = moments(call, x, reduced)
+    return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, idx[x.ndim - k:])
+
+
+@rule("layer_norm", modules=[nn.LayerNorm], latex=r"\operatorname{LayerNorm}")
+def layer_norm_module(call: Call, input: Any) -> sp.Expr:
+    """y[n,i] = (x[n,i] − μ_n)/√(σ²_n + ε)·γ_i + β_i, μ and σ² over the normalized dims."""
+    m = call.module
+    x, w, b = module_operands(call, input)
+    return layer_norm_formula(call, x, m.normalized_shape, w, b, m.eps)
+
+
+@rule("layer_norm_fn", functions=[F.layer_norm], latex=r"\operatorname{layer\_norm}")
+def layer_norm_function(call: Call, input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
+                        eps: float = 1e-5, cudnn_enable: bool = False) -> sp.Expr:
+    """y[n,i] = (x[n,i] − μ_n)/√(σ²_n + ε)·γ_i + β_i."""
+    x, w, b, _, _ = operands(call, input, weight, bias)
+    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+    return layer_norm_formula(call, x, shape, w, b, eps)
+
+
+def group_norm_formula(call: Call, x: Operand, groups: int, weight: Operand | None, bias: Operand | None,
+                       eps: float) -> sp.Expr:
+    """y = (x − μ_{n,g})/√(σ²_{n,g} + ε)·γ_c + β_c over the channels of c's group g = ⌊c/(C/G)⌋."""
+    idx = channel_layout(call, x)
+    c, channels = idx[1], x.shape[1]
+    per = channels // groups
+    spatial = [(a, x.shape[a], 0) for a in range(2, x.ndim)]
+    if per == 1:
+        reduced = spatial
+    else:
+        first = sp.S.Zero if groups == 1 else per * sp.floor(c / per)
+        reduced = [(1, per, first)] + spatial  # channels first + c1, c1 < C/G
+    mu, sigma2 = moments(call, x, reduced)
+    return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, (c,))
+
+
+@rule("group_norm", modules=[nn.GroupNorm], latex=r"\operatorname{GroupNorm}")
+def group_norm_module(call: Call, input: Any) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,g})/√(σ²_{n,g} + ε)·γ_c + β_c, g = ⌊c/(C/G)⌋."""
+    m = call.module
+    x, w, b = module_operands(call, input)
+    return group_norm_formula(call, x, m.num_groups, w, b, m.eps)
+
+
+@rule("group_norm_fn", functions=[F.group_norm], latex=r"\operatorname{group\_norm}")
+def group_norm_function(call: Call, input: Any, num_groups: int, weight: Any = None, bias: Any = None,
+                        eps: float = 1e-5, cudnn_enabled: bool = False) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,g})/√(σ²_{n,g} + ε)·γ_c + β_c."""
+    x, w, b, _, _ = operands(call, input, weight, bias)
+    return group_norm_formula(call, x, num_groups, w, b, eps)
+
+
+@rule("instance_norm_fn", functions=[F.instance_norm], latex=r"\operatorname{instance\_norm}")
+def instance_norm_function(call: Call, input: Any, running_mean: Any = None, running_var: Any = None,
+                           weight: Any = None, bias: Any = None, use_input_stats: bool = True,
+                           momentum: float = 0.1, eps: float = 1e-5) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,c})/√(σ²_{n,c} + ε)·γ_c + β_c over the spatial dims."""
+    return instance_norm_args(call, input, weight, bias, running_mean, running_var, use_input_stats, eps)
+
+
+@rule("instance_norm_aten", functions=[torch.instance_norm], latex=r"\operatorname{instance\_norm}")
+def instance_norm_aten(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+                       use_input_stats: bool, momentum: float, eps: float, cudnn_enabled: bool = False) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,c})/√(σ²_{n,c} + ε)·γ_c + β_c (ATen's argument order)."""
+    return instance_norm_args(call, input, weight, bias, running_mean, running_var, use_input_stats, eps)
+
+
+def instance_norm_args(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
+                       use_input_stats: bool, eps: float) -> sp.Expr:
+    if use_input_stats and running_mean is not None:
+        raise NotImplementedError("instance_norm updating running statistics")
+    x, w, b, mean, var = operands(call, input, weight, bias, running_mean, running_var, not use_input_stats)
+    return instance_norm_formula(call, x, x.ndim - 2, mean, var, w, b, eps)
+
+
+def instance_norm_formula(call: Call, x: Operand, spatial: int, mean: Operand | None, var: Operand | None,
+                          weight: Operand | None, bias: Operand | None, eps: float) -> sp.Expr:
+    """y = (x − μ)/√(σ² + ε)·γ_c + β_c, statistics per (n, c) over the spatial dims unless given."""
+    idx = channel_layout(call, x, batched=x.ndim == spatial + 2)
+    c = idx[-spatial - 1]
+    if mean is not None:
+        mu, sigma2 = mean[c], var[c]
+    else:
+        mu, sigma2 = moments(call, x, [(a, x.shape[a], 0) for a in range(x.ndim - spatial, x.ndim)])
+    return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, (c,))
+
+
+@rule("instance_norm", modules=[nn.InstanceNorm1d, nn.InstanceNorm2d, nn.InstanceNorm3d],
+      latex=r"\operatorname{InstanceNorm}")
+def instance_norm_module(call: Call, input: Any) -> sp.Expr:
+    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,c})/√(σ²_{n,c} + ε)·γ_c + β_c over the spatial dims."""
+    m = call.module
+    x = call.operand(input, "input", "x")
+    if m.training and m.track_running_stats:
+        raise NotImplementedError("InstanceNorm with track_running_stats=True in train mode")
+    w, b = call.param("weight", "gamma"), call.param("bias", "beta")
+    spatial = m._get_no_batch_dim() - 1  # 1, 2 or 3
+    running = m.track_running_stats  # eval mode here: the running statistics
+    mean = call.param("running_mean", "mu") if running else None
+    var = call.param("running_var", "var") if running else None
+    return instance_norm_formula(call, x, spatial, mean, var, w, b, m.eps)
+
+
+# ---------------------------------------------------------------- dropout
+def dropout_rule(name: str, fn: Any, module: type, spatial: int) -> None:
+    """Register dropout: y = x in eval mode; y = m·x in train mode, m the run's mask (0 or 1/(1−p)).
+
+    ``spatial`` > 0 for feature dropout (``dropout2d``): one mask value per (n, c), read as m[n, c].
+    """
+    def impl(call: Call, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> sp.Expr:
+        if call.module is not None:
+            p, training = call.module.p, call.module.training
+        x = call.operand(input, "input", "x")
+        idx = call.out(*names(x.ndim, [], pool="nijklm"))
+        read = x[idx] if idx else x[()]
+        if not training or p == 0:
+            return read
+        mask = call.replay(fn, torch.ones_like(x.value), p, True)  # the same draws as the run
+        if spatial and x.ndim > spatial:
+            per_channel = mask[(...,) + (0,) * spatial]
+            if torch.equal(per_channel[(...,) + (None,) * spatial].expand_as(mask), mask):
+                m = call.operand(per_channel, "mask", "m")
+                return m[idx[: x.ndim - spatial]] * read
+        m = call.operand(mask, "mask", "m")
+        return (m[idx] if idx else m[()]) * read
+    impl.__doc__ = "y = x (eval); y = m·x in train mode, m the run's mask (0 or 1/(1−p)), a constant."
+    rule(name, functions=[fn], modules=[module], latex=r"\operatorname{Dropout}")(impl)
+
+
+dropout_rule("dropout", F.dropout, nn.Dropout, 0)
+dropout_rule("dropout1d", F.dropout1d, nn.Dropout1d, 1)
+dropout_rule("dropout2d", F.dropout2d, nn.Dropout2d, 2)
+dropout_rule("dropout3d", F.dropout3d, nn.Dropout3d, 3)
