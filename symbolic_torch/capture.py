@@ -11,6 +11,7 @@ import torch
 import torch.fx as fx
 
 from .errors import CaptureError
+from . import registry
 from .registry import expansion_for
 
 LOSS_PATH = "loss"
@@ -31,7 +32,7 @@ def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...]
             loss: torch.nn.Module | Callable[..., Any] | None = None) -> Captured:
     """Trace ``model`` with torch.fx; fall back to torch.export; append ``loss``."""
     try:
-        gm = _trace(model)
+        gm = _trace(model, inputs)
         method = "torch.fx"
     except Exception as fx_error:  # fx raises many types for untraceable code
         gm, method = _export(model, inputs, fx_error), "torch.export"
@@ -45,7 +46,17 @@ def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...]
 
 
 class _Tracer(fx.Tracer):
-    """fx's tracer, expanding composite modules that have a registered expansion."""
+    """fx's tracer, expanding composite modules that have a registered expansion.
+
+    It can also tell an expansion the value a proxy takes on the example inputs
+    (``example_value``), e.g. the sequence length an RNN is unrolled over.
+    """
+
+    def __init__(self, inputs: tuple[Any, ...] = ()) -> None:
+        super().__init__()
+        self._inputs = tuple(inputs)
+        self._values: dict[fx.Node, Any] = {}
+        self._sandbox: torch.nn.Module | None = None
 
     def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
@@ -54,9 +65,61 @@ class _Tracer(fx.Tracer):
             return fn(m, *args, **kwargs)
         return super().call_module(m, forward, args, kwargs)
 
+    def example_value(self, node: fx.Node) -> Any:
+        """Run the graph traced so far, up to ``node``, on copies of the inputs and modules.
 
-def _trace(model: torch.nn.Module | Callable[..., Any]) -> fx.GraphModule:
-    tracer = _Tracer()
+        Copies, and the RNG state restored after, so that nothing the real run will
+        see (inputs, parameters, running statistics, random draws) is touched.
+        """
+        saved = torch.random.get_rng_state()
+        try:
+            if self._sandbox is None:
+                self._sandbox = copy.deepcopy(self.root)
+            placeholders = iter(self._inputs)
+            for n in self.graph.nodes:
+                if n.op == "placeholder":
+                    x = next(placeholders, None)
+                    self._values.setdefault(n, x.detach().clone() if isinstance(x, torch.Tensor) else x)
+                elif n not in self._values:
+                    self._values[n] = self._run(n)
+                if n is node:
+                    return self._values[n]
+            raise KeyError(f"{node} is not in the traced graph")
+        finally:
+            torch.random.set_rng_state(saved)
+
+    def _run(self, n: fx.Node) -> Any:
+        args, kwargs = fx.node.map_arg((n.args, n.kwargs), lambda a: self._values[a])
+        root = self._sandbox
+        assert root is not None
+        with torch.no_grad():
+            if n.op == "get_attr":
+                path, _, attr = str(n.target).rpartition(".")
+                owner = root.get_submodule(path) if path else root
+                for table in (owner._parameters, owner._buffers, owner.__dict__):
+                    if attr in table:
+                        return table[attr]
+                raise AttributeError(n.target)
+            if n.op == "call_function":
+                return n.target(*args, **kwargs)
+            if n.op == "call_method":
+                return getattr(args[0], str(n.target))(*args[1:], **kwargs)
+            if n.op == "call_module":
+                return root.get_submodule(str(n.target))(*args, **kwargs)
+        raise KeyError(n.op)
+
+
+def example_value(proxy: fx.Proxy) -> Any:
+    """The value ``proxy`` takes on the example inputs, for expansions that need concrete sizes."""
+    tracer = proxy.tracer
+    if not isinstance(tracer, _Tracer):
+        raise TypeError("example_value works while symbolic_torch traces a model")
+    return tracer.example_value(proxy.node)
+
+
+def _trace(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...] = ()) -> fx.GraphModule:
+    registry._load()  # rule files may fx.wrap functions: load them before the first trace
+    tracer = _Tracer(inputs)
     graph = tracer.trace(model)  # tensor constants of a plain function land on tracer.root
     name = type(model).__name__ if isinstance(model, torch.nn.Module) else getattr(model, "__name__", "fn")
     return fx.GraphModule(tracer.root, graph, name)

@@ -37,6 +37,12 @@ def gradient_formula(call: Call, rhs: sp.Expr, operand: Operand, seed_one: bool 
     leftover = [c.__name__ for c in (sp.KroneckerDelta, sp.Derivative, sp.Subs) if closed.has(c)]
     if leftover:
         raise DerivationError(f"{call.node_name}: gradient for {operand.key} keeps {leftover}: {closed}")
+    leaked = {s for s in closed.free_symbols
+              if isinstance(s, sp.Symbol) and s.is_integer and s not in free}
+    if leaked:  # a summation index escaped its Σ (e.g. a Piecewise folded out of a Sum)
+        raise DerivationError(f"{call.node_name}: gradient for {operand.key} leaves indices "
+                              f"{sorted(map(str, leaked))} unbound: {closed}. Use Iverson(cond) "
+                              "factors, not Piecewise, for conditions inside a Sum.")
     names = _natural_names(rhs, operand, closed, free)
     rename = dict(zip(free, names))
     lhs_base = S.gradient_of(operand.symbol)

@@ -192,7 +192,6 @@ def test_gpt_block_manual_layernorm(sdpa: bool) -> None:
     assert any(s.op == "sdpa" for s in d.steps) and any(s.op == "gelu" for s in d.steps)
 
 
-@pytest.mark.xfail(strict=False, reason="nn.LayerNorm has no rule yet (rules/normalization.py, issue 3)")
 def test_gpt_block() -> None:
     run(lambda: Block(), lambda: (rand(2, 3, 4),), loss=nn.MSELoss(), target=rand(2, 3, 4))
 
@@ -254,11 +253,7 @@ def test_gru_three_steps() -> None:
     run(lambda: Unrolled(nn.GRUCell(2, 2)), lambda: (rand(1, 2), rand(1, 2), rand(1, 2)))
 
 
-# --- recurrent layers: unrolled over time (needs concrete shapes while tracing) -------------------
-
-NEEDS_SHAPES = pytest.mark.xfail(
-    strict=False, reason="unrolling needs the input's shape during fx tracing: capture must record example "
-                         "values on traced nodes (core change requested)")
+# --- recurrent layers: unrolled over time (concrete shapes from capture.example_value) -------------------
 
 
 class Seq(nn.Module):
@@ -279,7 +274,6 @@ def test_time_step() -> None:
     assert str(d.steps[0].forward.rhs) == "x[1, s, m]"
 
 
-@NEEDS_SHAPES
 @cases(
     ("RNN", lambda: Seq(nn.RNN(2, 3)), lambda: (rand(3, 2, 2),)),
     ("LSTM-h_n", lambda: Seq(nn.LSTM(2, 3), "h"), lambda: (rand(3, 2, 2),)),
