@@ -77,6 +77,8 @@ class Call:
         self.out_symbol = "y"
         self.notes: list[str] = []
         self.rng_state: torch.Tensor | None = None  # the RNG state just before this node ran
+        self.item: Any = None  # for an op returning a tuple: which item this step is
+        self.buffers_before: dict[str, torch.Tensor] | None = None  # a module's buffers before it ran
 
     def replay(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` under the RNG state this node saw (the same dropout mask, say)."""

@@ -59,7 +59,8 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
                    cap.method, {"gm": cap.gm, "run_inputs": run_inputs, "seeds": seeds,
                                 "outputs": outputs, "differentiable": interp.differentiable,
                     "env": {n.name: v for n, v in interp.env.items()},
-                    "rng": interp.rng_states, "rng_start": interp.start_rng_state})
+                    "rng": interp.rng_states, "rng_start": interp.start_rng_state,
+                    "items": interp.items})
     for k, s in enumerate(steps):
         object.__setattr__(s, "derivation", d)
     if verify:

@@ -7,6 +7,7 @@ a ``Lowered`` entry: the rule, its operands and the forward formula.
 """
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -33,7 +34,9 @@ def describe_target(node: fx.Node) -> str:
     """A readable name for a node's target (``torch.nn.functional.relu``, ``Conv2d``)."""
     t = node.target
     if node.op == "call_module":
-        return str(t)
+        owner = node.graph.owning_module
+        cls = type(owner.get_submodule(str(t))).__name__ if owner is not None else ""
+        return f"{t} ({cls})" if cls else str(t)
     if node.op == "call_method":
         return f"Tensor.{t}"
     try:
@@ -81,10 +84,16 @@ class SymbolicInterpreter(fx.Interpreter):
         self.values: dict[str, torch.Tensor] = {}
         self.lowered: list[Lowered] = []
         self.rng_states: dict[str, torch.Tensor] = {}
+        self.tuples: dict[str, fx.Node] = {}
+        self.items: dict[str, tuple[str, Any]] = {}  # step → (tuple-valued node, item)
+        self.buffers_before: dict[str, dict[str, torch.Tensor]] = {}
         self.start_rng_state = torch.random.get_rng_state()
 
     def run_node(self, n: fx.Node) -> Any:
         self.rng_states[n.name] = torch.random.get_rng_state()  # to replay random ops (dropout)
+        if n.op == "call_module":  # running statistics before the module updates them
+            m = self.module.get_submodule(str(n.target))
+            self.buffers_before[n.name] = {k: b.detach().clone() for k, b in m.named_buffers()}
         result = super().run_node(n)
         if isinstance(result, torch.Tensor):
             self.values[n.name] = result
@@ -111,34 +120,52 @@ class SymbolicInterpreter(fx.Interpreter):
         return node.name
 
     def _lower(self, n: fx.Node, result: Any) -> None:
-        module = self.module.get_submodule(str(n.target)) if n.op == "call_module" else None
-        args, kwargs = self.fetch_args_kwargs_from_env(n)
+        src, item = n, None
+        if (n.op == "call_function" and n.target is operator.getitem and isinstance(n.args[0], fx.Node)
+                and n.args[0].name in self.tuples):
+            src, item = n.args[0], n.args[1]  # one item of a tuple-valued op: lowered as that op
+        module = self.module.get_submodule(str(src.target)) if src.op == "call_module" else None
         diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
-        if registry.is_constant(n.op, n.target):
+        if registry.is_constant(src.op, src.target):
             diff_in = False
         if module is not None:
             diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
+        if diff_in and item is None and _floating_tuple(result):
+            self.tuples[n.name] = n  # each item becomes a step where a getitem reads it
+            self.differentiable[n.name] = True
+            return
         floating = isinstance(result, torch.Tensor) and result.is_floating_point()
         self.differentiable[n.name] = bool(diff_in and floating)
         if not (diff_in and floating):
             return
-        rule = registry.lookup(n.op, n.target, module)
-        if rule is None:
-            raise UnsupportedOpError(n.name, describe_target(n))
+        rule = registry.lookup(src.op, src.target, module)
+        if rule is None or (item is not None and not rule.multi_output):
+            raise UnsupportedOpError(n.name, describe_target(src),
+                                     "" if rule is None else f"rule {rule.name!r} has no formula per tuple item")
+        args, kwargs = self.fetch_args_kwargs_from_env(src)
 
-        def wrap(v: torch.Tensor, src: fx.Node | None, slot: int) -> TensorArg:
-            diff = src is not None and self.differentiable.get(src.name, False)
-            return TensorArg(v, self._source(src) if diff else None, diff, slot)
-        targs, tkwargs = map_tensor_args(n, args, kwargs, wrap)
-        call = Call(n.name, describe_target(n), module, str(n.target) if module is not None else None, result)
-        call.rng_state = self.rng_states[n.name]
+        def wrap(v: torch.Tensor, source: fx.Node | None, slot: int) -> TensorArg:
+            diff = source is not None and self.differentiable.get(source.name, False)
+            return TensorArg(v, self._source(source) if diff else None, diff, slot)
+        targs, tkwargs = map_tensor_args(src, args, kwargs, wrap)
+        call = Call(n.name, describe_target(src), module, str(src.target) if module is not None else None, result)
+        call.rng_state = self.rng_states[src.name]
+        call.item = item
+        call.buffers_before = self.buffers_before.get(src.name)
+        if item is not None:
+            self.items[n.name] = (src.name, item)
         try:
             rhs = rule.impl(call, *targs, **tkwargs)
         except UnsupportedOpError:
             raise
         except NotImplementedError as e:
-            raise UnsupportedOpError(n.name, describe_target(n), str(e)) from e
+            raise UnsupportedOpError(n.name, describe_target(src), str(e)) from e
         self.lowered.append(Lowered(n, rule, call, sp.sympify(rhs)))
+
+
+def _floating_tuple(result: Any) -> bool:
+    return isinstance(result, (tuple, list)) and any(
+        isinstance(r, torch.Tensor) and r.is_floating_point() for r in result)
 
 
 def lower(gm: fx.GraphModule, inputs: tuple[Any, ...], constant_inputs: set[str] = frozenset()) -> SymbolicInterpreter:

@@ -26,6 +26,7 @@ class Rule:
     methods: tuple[str, ...] = ()
     modules: tuple[type, ...] = ()
     doc: str = ""
+    multi_output: bool = False  # the op returns a tuple; the builder reads ``call.item``
 
 
 class RuleTableError(SymbolicTorchError):
@@ -90,7 +91,8 @@ def expansion_for(module: torch.nn.Module) -> Callable[..., Any] | None:
 
 
 def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (),
-         modules: Iterable[type] = (), latex: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         modules: Iterable[type] = (), latex: str | None = None,
+         multi_output: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated formula builder as rule ``name``.
 
     The builder is called as ``impl(call, *args, **kwargs)`` with the node's
@@ -99,7 +101,7 @@ def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (
     """
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         entry = Rule(name, impl, latex or rf"\operatorname{{{name}}}", tuple(functions),
-                     tuple(methods), tuple(modules), inspect.getdoc(impl) or "")
+                     tuple(methods), tuple(modules), inspect.getdoc(impl) or "", multi_output)
         _validate(entry)
         RULES[name] = entry
         for f in entry.functions:

@@ -179,12 +179,20 @@ def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
         args.append(x)
     rec = _Recorder(gm)
     saved = torch.random.get_rng_state()
+    buffers = _snapshot(gm)
     try:
         torch.random.set_rng_state(d.meta["rng_start"])  # the same random draws as the run
         with torch.enable_grad():
             rec.run(*args)
+        torch.random.set_rng_state(saved)
+        return _reference_grads(d, gm, rec, leaves)
     finally:
         torch.random.set_rng_state(saved)
+        _restore(gm, buffers)  # re-running must not move running statistics again
+
+
+def _reference_grads(d: "Derivation", gm: fx.GraphModule, rec: "_Recorder",
+                     leaves: dict[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
     params = {n: p for n, p in gm.named_parameters() if n in d.param_names}
     inter = {s.output: rec.record[s.output] for s in d.steps
              if s.output in rec.record and rec.record[s.output].requires_grad}
@@ -199,10 +207,22 @@ def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
             "adjoints": {k: v for k, v in got.items() if k in inter and v is not None}}
 
 
+def _snapshot(gm: fx.GraphModule) -> dict[str, torch.Tensor]:
+    return {k: b.detach().clone() for k, b in gm.named_buffers()}
+
+
+def _restore(gm: fx.GraphModule, snapshot: dict[str, torch.Tensor]) -> None:
+    with torch.no_grad():
+        for k, b in gm.named_buffers():
+            if k in snapshot:
+                b.copy_(snapshot[k])
+
+
 def _local_vjp(d: "Derivation", step: "Step", adj: torch.Tensor) -> dict[str, torch.Tensor | None]:
     """autograd's vector–Jacobian product of the node alone, per operand key."""
     gm: fx.GraphModule = d.meta["gm"]
-    node = next(n for n in gm.graph.nodes if n.name == step.name)
+    producer, item = d.meta["items"].get(step.name, (step.name, None))
+    node = next(n for n in gm.graph.nodes if n.name == producer)
     by_slot = {o.slot: o for o in step.operands if o.differentiable}
     leaves: dict[str, torch.Tensor] = {}
 
@@ -222,7 +242,17 @@ def _local_vjp(d: "Derivation", step: "Step", adj: torch.Tensor) -> dict[str, to
         return v.detach()
     targs, tkwargs = map_tensor_args(node, args, kwargs, wrap)
     saved = torch.random.get_rng_state()
+    buffers = _snapshot(gm)
     torch.random.set_rng_state(d.meta["rng"][node.name])
+    try:
+        return _vjp_of(gm, node, targs, tkwargs, by_slot, leaves, adj, item, saved)
+    finally:
+        torch.random.set_rng_state(saved)
+        _restore(gm, buffers)
+
+
+def _vjp_of(gm: fx.GraphModule, node: fx.Node, targs: Any, tkwargs: Any, by_slot: dict, leaves: dict,
+            adj: torch.Tensor, item: Any, saved: torch.Tensor) -> dict[str, torch.Tensor | None]:
     with torch.enable_grad():
         if node.op == "call_module":
             module = gm.get_submodule(str(node.target))
@@ -238,6 +268,8 @@ def _local_vjp(d: "Derivation", step: "Step", adj: torch.Tensor) -> dict[str, to
         else:
             out = node.target(*targs, **tkwargs)
         torch.random.set_rng_state(saved)
+        if item is not None:
+            out = out[item]
         keys = list(leaves)
         grads = torch.autograd.grad(out, [leaves[k] for k in keys], adj.to(out.dtype).reshape(out.shape),
                                     allow_unused=True)

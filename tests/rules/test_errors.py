@@ -38,13 +38,11 @@ class Mystery(nn.Module):
 Mystery.__module__ = "torch.nn.modules.mystery"
 
 
-@pytest.mark.xfail(strict=True, reason="core: lower.describe_target gives a call_module node's path "
-                   "('1'), not its class, so the message does not name Mystery")
 def test_unsupported_module_names_its_class() -> None:
     model = nn.Sequential(nn.Linear(4, 4), Mystery()).double()
     with pytest.raises(UnsupportedOpError) as info:
         st.derive(model, rand(3, 4))
-    assert info.value.node_name == "_1"  # raised, and for this module: the xfail is only the class name
+    assert info.value.node_name == "_1"
     assert "Mystery" in str(info.value)
 
 
@@ -102,16 +100,9 @@ def _exported(loss):
 W4 = torch.tensor([0.5, 2.0, 1.0, 1.5], dtype=torch.float64)
 
 
-# Core bug (lower.py): export writes mse_loss as broadcast_tensors → getitem → aten.mse_loss; a node
-# whose result is a tuple is marked non-differentiable, so nothing after it is lowered and every
-# gradient comes out 0 (verification reports it).
-TUPLE_OUTPUT = pytest.mark.xfail(strict=True, reason="core: lower marks a tuple-valued node (broadcast_tensors) "
-                                 "non-differentiable, so getitem → mse_loss is never lowered")
-
-
 @pytest.mark.parametrize("loss, target", [
-    pytest.param(lambda x, t: F.mse_loss(x, t, reduction="sum"), lambda: rand(3, 4), marks=TUPLE_OUTPUT),
-    pytest.param(lambda x, t: F.mse_loss(x, t, reduction="none"), lambda: rand(3, 4), marks=TUPLE_OUTPUT),
+    pytest.param(lambda x, t: F.mse_loss(x, t, reduction="sum"), lambda: rand(3, 4)),
+    pytest.param(lambda x, t: F.mse_loss(x, t, reduction="none"), lambda: rand(3, 4)),
     (lambda x, t: F.binary_cross_entropy_with_logits(x, t, pos_weight=W4, reduction="sum"),
      lambda: torch.rand(3, 4, dtype=torch.float64)),
     (lambda x, t: F.binary_cross_entropy_with_logits(x, t, W4), lambda: torch.rand(3, 4, dtype=torch.float64)),
