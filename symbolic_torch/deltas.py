@@ -59,6 +59,16 @@ def bound_replace(e: sp.Basic, subs: dict[sp.Basic, sp.Basic]) -> sp.Basic:
     if isinstance(e, sp.Sum) or isinstance(e, (WindowMax, WindowArgmax)):
         bound = {lim[0] for lim in e.limits}
         inner = {k: v for k, v in subs.items() if k not in bound}
+        incoming = set().union(*[sp.sympify(v).free_symbols for v in inner.values()]) if inner else set()
+        clash = bound & incoming
+        if clash:  # rename this scope's variables so the substituted values are not captured
+            names = {str(a) for a in e.atoms(sp.Symbol)} | {str(a) for a in incoming}
+            fresh = {}
+            for b in clash:
+                fresh[b] = sp.Symbol(fresh_name(str(b), names), integer=True)
+                names.add(str(fresh[b]))
+            e = e.xreplace(fresh)
+            bound = {lim[0] for lim in e.limits}
         return e.func(*[bound_replace(a, inner) if not isinstance(a, sp.Tuple) or a[0] not in bound
                         else sp.Tuple(a[0], *[bound_replace(x, inner) for x in a[1:]]) for a in e.args])
     if not e.args:
@@ -84,8 +94,8 @@ def _flatten(e: sp.Basic, taken: set[str]) -> list[Term]:
         return []
     if not e.has(sp.KroneckerDelta):
         return [Term(coeff=e)]
-    if isinstance(e, sp.Add):
-        return [t for a in e.args for t in _flatten(a, taken)]
+    if isinstance(e, sp.Add):  # separate terms may reuse names: each renames from the same base
+        return [t for a in e.args for t in _flatten(a, set(taken))]
     if isinstance(e, sp.Mul):
         terms = [Term()]
         for factor in e.args:
@@ -104,7 +114,8 @@ def _flatten_sum(e: sp.Sum, taken: set[str]) -> list[Term]:
     subs: dict[sp.Basic, sp.Basic] = {}
     limits: list[Limit] = []
     for sym, lo, hi in e.limits:
-        name = fresh_name(str(sym), taken) if str(sym) in taken else str(sym)
+        inner = {str(a) for a in e.function.atoms(sp.Symbol)} - {str(sym)}  # a new name must not be captured
+        name = fresh_name(str(sym), taken | inner) if str(sym) in taken else str(sym)
         taken.add(name)
         new = sp.Symbol(name, integer=True) if name != str(sym) else sym
         if new is not sym:
@@ -168,6 +179,7 @@ def _linear(d: sp.Expr, v: sp.Symbol) -> tuple[sp.Expr, sp.Expr] | None:
 def _solve_delta(d: sp.Expr, bound: list[sp.Symbol], ranges: Ranges,
                  prefer: list[sp.Symbol]) -> tuple[dict, list] | None:
     present = [v for v in bound if v in d.free_symbols]
+    d = _integral(d, present)
     if not present:
         return None
     order = sorted(present, key=lambda v: (v not in prefer, prefer.index(v) if v in prefer else 0))
@@ -188,6 +200,14 @@ def _solve_delta(d: sp.Expr, bound: list[sp.Symbol], ranges: Ranges,
     if abs(c) != 1:
         conds.insert(0, sp.Eq(sp.Mod(numer, abs(c)), 0))
     return {v: value}, conds
+
+
+def _integral(d: sp.Expr, variables: list[sp.Symbol]) -> sp.Expr:
+    """``d`` scaled so that its summation indices have integer coefficients (i/2 − j = 0 → i − 2j = 0)."""
+    d = sp.expand(d)
+    dens = [int(sp.fraction(d.coeff(v, 1))[1]) for v in variables if d.coeff(v, 1).is_Rational]
+    scale = math.lcm(*dens) if dens else 1
+    return sp.expand(d * scale) if scale > 1 else d
 
 
 def _solve_radix(d: sp.Expr, order: list[sp.Symbol], ranges: Ranges,
