@@ -4,15 +4,47 @@
 >>> d = st.derive(torch.nn.Linear(3, 2).double(), torch.randn(4, 3, dtype=torch.float64))
 >>> d.verify().ok
 True
+
+Names are imported on first use (PEP 562), so that ``import symbolic_torch`` — which the
+pytest plugin does in every test session — does not pay for torch and sympy up front.
 """
 from __future__ import annotations
 
-from . import errors
-from .derive import derive
-from .errors import CaptureError, UnsupportedOpError, VerificationError
-from .ir import Derivation, Step
-from .printing.latex import latex
+import importlib
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["derive", "latex", "Derivation", "Step", "errors", "CaptureError", "UnsupportedOpError",
-           "VerificationError"]
 __version__ = "0.1.0"
+
+_LAZY = {
+    "derive": ("symbolic_torch.pipeline", "derive"),
+    "Derivation": ("symbolic_torch.ir", "Derivation"),
+    "Step": ("symbolic_torch.ir", "Step"),
+    "latex": ("symbolic_torch.printing.latex", "latex"),
+    "errors": ("symbolic_torch.errors", None),
+    "CaptureError": ("symbolic_torch.errors", "CaptureError"),
+    "UnsupportedOpError": ("symbolic_torch.errors", "UnsupportedOpError"),
+    "VerificationError": ("symbolic_torch.errors", "VerificationError"),
+}
+
+__all__ = list(_LAZY)
+
+if TYPE_CHECKING:
+    from . import errors
+    from .pipeline import derive
+    from .errors import CaptureError, UnsupportedOpError, VerificationError
+    from .ir import Derivation, Step
+    from .printing.latex import latex
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'symbolic_torch' has no attribute {name!r}")
+    module, attr = _LAZY[name]
+    value = importlib.import_module(module)
+    value = value if attr is None else getattr(value, attr)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(list(globals()) + __all__)

@@ -11,7 +11,7 @@ from typing import Any, Sequence
 
 import torch
 
-from .derive import derive
+from .pipeline import derive
 from .errors import SymbolicTorchError
 
 LOSSES = {

@@ -16,11 +16,25 @@ from .errors import DerivationError
 _POOL = "ijklmnopqrstuvwabcdefgh"
 
 
+_CACHE: dict[tuple, sp.Eq] = {}
+_CACHE_SIZE = 4096
+
+
 def gradient_formula(call: Call, rhs: sp.Expr, operand: Operand, seed_one: bool = False) -> sp.Eq:
     """``Eq(∂L/∂x[idx], closed form)`` for ``operand`` of the step ``call``.
 
     ``seed_one`` replaces the adjoint of a scalar output by 1 (the loss itself).
+    Identical formulas (an RNN's time steps, repeated blocks) are derived once.
     """
+    key = (rhs, call.out_indices, call.out_shape, operand.symbol, operand.shape, seed_one)
+    if key not in _CACHE:
+        if len(_CACHE) >= _CACHE_SIZE:
+            _CACHE.clear()
+        _CACHE[key] = _derive_gradient(call, rhs, operand, seed_one)
+    return _CACHE[key]
+
+
+def _derive_gradient(call: Call, rhs: sp.Expr, operand: Operand, seed_one: bool) -> sp.Eq:
     out = call.out_indices
     free = tuple(sp.Symbol(f"α{k}", integer=True) for k in range(operand.ndim))
     ranges = {f: (0, n - 1) for f, n in zip(free, operand.shape)}

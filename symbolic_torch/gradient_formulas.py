@@ -25,7 +25,7 @@ import sympy as sp
 import torch
 
 from .custom_function import CustomFunction
-from .derive import derive
+from .pipeline import derive
 from .sampling import Batch, evaluate_at
 from .scalar_chain import check_expanded, element_gradients
 from .symbolic_tensor import SymbolicTensor, constant, objects

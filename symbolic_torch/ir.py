@@ -105,6 +105,11 @@ class Derivation:
         self.meta = meta
         self.report: "VerificationReport | None" = None
 
+    @property
+    def outputs(self) -> list[str]:
+        """Tensor ids (fx node names) of the model's outputs, in order."""
+        return list(self.meta["outputs"])
+
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)
 

@@ -14,7 +14,7 @@ def _tampered() -> st.Derivation:
     d = st.derive(model, torch.randn(5, 3, dtype=torch.float64), verify=False)
     eq = d[0].gradients["weight"]
     d[0].gradients["weight"] = sp.Eq(eq.lhs, 2 * eq.rhs, evaluate=False)  # plant a wrong factor 2
-    from symbolic_torch.derive import chain
+    from symbolic_torch.pipeline import chain
     d.adjoints = chain(d.steps, d.values, d.meta["seeds"])
     return d
 

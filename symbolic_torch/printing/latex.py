@@ -126,4 +126,6 @@ def derivation_latex(d: "Derivation", position_of: Any = None) -> str:
                 out.append(rf"\textbf{{{text(key)}: {tag}.}}")
                 continue
             out.append(r"\[" + latex(eq) + rf"\qquad\text{{({tag})}}\]")
+        for note in step.notes:  # e.g. running statistics: computed, not differentiated
+            out.append(r"\[" + note + r"\]")
     return "\n".join(out)

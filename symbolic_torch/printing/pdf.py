@@ -114,6 +114,10 @@ def _step_section(doc: Document, step: "Step", position: Sequence[int] | None) -
                 doc.append(bold(text(f"{key}: {status_text(status)}"), escape=False))
                 if status != "failed":
                     doc.append(display(latex(eq)))
+        if step.notes:
+            with doc.create(Subsection("Also computed (not differentiated)", numbering=False)):
+                for note in step.notes:
+                    doc.append(display(note))
         _worked(doc, step, position)
 
 
