@@ -12,6 +12,8 @@ from torch import nn
 from symbolic_torch.call import Call, Operand
 from symbolic_torch.registry import rule
 
+from .softmax import row_max
+
 POOL = "nijklm"
 
 
@@ -110,14 +112,16 @@ def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str
     if t.value.is_floating_point():  # class probabilities: −Σ_c w[c]·t[n,c]·log p[n,c], mean over n
         c = sp.Symbol("c", integer=True)
         wc = call.operand(weight, "weight", "w")[(c,)] if weight is not None else 1
-        logp = x[(*row, c)] - (0 if log_probs else sp.log(call.sum(sp.exp(x[(*row, k)]), (k, C))))
+        m = 0 if log_probs else row_max(call, x, x.ndim - 1, [*row, c])
+        logp = x[(*row, c)] - (0 if log_probs else m + sp.log(call.sum(sp.exp(x[(*row, k)] - m), (k, C))))
         body = -call.sum(wc * t[(*row, c)] * logp, (c, C))
         call.out() if reduction != "none" else call.out(*("n" if batched else ""))
         return _reduce(call, body, [(n, nb)] if batched else [], reduction) if batched or reduction == "none" else body
     if bool((t.value == ignore_index).any()):
         raise NotImplementedError(f"targets equal to ignore_index={ignore_index}")
     ti = t[row] if batched else t[()]
-    logp = x[(*row, ti)] - (0 if log_probs else sp.log(call.sum(sp.exp(x[(*row, k)]), (k, C))))
+    m = 0 if log_probs else row_max(call, x, x.ndim - 1, [*row, k])
+    logp = x[(*row, ti)] - (0 if log_probs else m + sp.log(call.sum(sp.exp(x[(*row, k)] - m), (k, C))))
     w = call.operand(weight, "weight", "w") if weight is not None else None
     wt = w[(ti,)] if w is not None else 1
     if reduction == "none":

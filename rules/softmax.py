@@ -16,7 +16,25 @@ from ._vocab import dim as norm_dim
 POOL = "nijlm"
 
 
-def _parts(call: Call, input: Any, dim: Any) -> tuple[sp.Expr, sp.Expr]:
+STABLE_ABOVE = 60.0  # |x| beyond which e^x is computed as e^{x − m}, as torch does
+
+
+def row_max(call: Call, x: Any, d: int, idx: list[sp.Expr]) -> sp.Expr:
+    """``m`` = max of x along dim d, a constant of the run, or 0 when e^x cannot overflow.
+
+    softmax(x) = softmax(x − c) for any constant c, so subtracting the run's row max
+    keeps every formula (and its derivative) exact while e^{x − m} ≤ 1.
+    """
+    v = x.value.detach()
+    if v.numel() == 0 or not bool(torch.isfinite(v).all()) or float(v.abs().max()) <= STABLE_ABOVE:
+        return sp.S.Zero
+    m = call.operand(v.amax(dim=d, keepdim=True), "row max", "m")
+    read = list(idx)
+    read[d] = sp.S.Zero
+    return m[tuple(read)]
+
+
+def _parts(call: Call, input: Any, dim: Any) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     x = call.operand(input, "input", "x")
     nd = x.ndim
     d = norm_dim(dim if dim is not None else (0 if nd in (0, 1, 3) else 1), nd)
@@ -24,8 +42,9 @@ def _parts(call: Call, input: Any, dim: Any) -> tuple[sp.Expr, sp.Expr]:
     k = sp.Symbol("k", integer=True)
     other = list(idx)
     other[d] = k
-    norm = call.sum(sp.exp(x[tuple(other)]), (k, x.shape[d]))
-    return x[idx], norm
+    m = row_max(call, x, d, list(idx))
+    norm = call.sum(sp.exp(x[tuple(other)] - m), (k, x.shape[d]))
+    return x[idx], norm, m
 
 
 @rule("softmax", functions=[F.softmax, torch.softmax], methods=["softmax"], modules=[nn.Softmax],
@@ -34,8 +53,8 @@ def softmax(call: Call, input: Any, dim: Any = None, *args: Any, **kwargs: Any) 
     """y[n, i] = e^{x[n,i]} / Σ_k e^{x[n,k]}."""
     if call.module is not None:
         dim = call.module.dim
-    xi, norm = _parts(call, input, kwargs.get("dim", dim))
-    return sp.exp(xi) / norm
+    xi, norm, m = _parts(call, input, kwargs.get("dim", dim))
+    return sp.exp(xi - m) / norm
 
 
 @rule("log_softmax", functions=[F.log_softmax, torch.log_softmax], methods=["log_softmax"],
@@ -44,5 +63,5 @@ def log_softmax(call: Call, input: Any, dim: Any = None, *args: Any, **kwargs: A
     """y[n, i] = x[n, i] − log Σ_k e^{x[n,k]}."""
     if call.module is not None:
         dim = call.module.dim
-    xi, norm = _parts(call, input, kwargs.get("dim", dim))
-    return xi - sp.log(norm)
+    xi, norm, m = _parts(call, input, kwargs.get("dim", dim))
+    return xi - m - sp.log(norm)

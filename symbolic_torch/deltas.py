@@ -83,12 +83,19 @@ def eliminate(expr: sp.Expr, free: Ranges, prefer: Sequence[sp.Symbol] = ()) -> 
     so that a convolution's input gradient comes out as a transposed convolution).
     """
     taken = {str(s) for s in expr.free_symbols | set(free)}
-    terms = _flatten(sp.expand(expr, deep=False, mul=True, multinomial=False), taken)
+    terms = _flatten(_distribute(expr), taken)
     done = [t for t in (_solve_term(t, free, list(prefer)) for t in terms) if t is not None]
     return _rebuild(done)
 
 
 # ---------------------------------------------------------------- flatten
+def _distribute(e: sp.Expr) -> sp.Expr:
+    """Products over sums distributed, nothing else: e^{x−m} must stay one exponential
+    (split into e^{−m}·e^{x}, a stabilised softmax would overflow again)."""
+    return sp.expand(e, deep=False, mul=True, multinomial=False, power_exp=False, power_base=False,
+                     log=False, basic=False)
+
+
 def _flatten(e: sp.Basic, taken: set[str]) -> list[Term]:
     if e == 0:
         return []
@@ -122,7 +129,7 @@ def _flatten_sum(e: sp.Sum, taken: set[str]) -> list[Term]:
             subs[sym] = new
         limits.append((new, int(lo), int(hi)))
     body = e.function.xreplace(subs) if subs else e.function
-    body = sp.expand(body, deep=False, mul=True, multinomial=False)
+    body = _distribute(body)
     return [replace(t, limits=limits + t.limits) for t in _flatten(body, taken)]
 
 
@@ -134,7 +141,7 @@ def _flatten_piecewise(e: sp.Piecewise, taken: set[str]) -> list[Term]:
         earlier.append(cond)
         if here == sp.false:
             continue
-        for t in _flatten(sp.expand(value, deep=False), taken):
+        for t in _flatten(_distribute(value), taken):
             out.append(t if here == sp.true else replace(t, conds=t.conds + [here]))
     return out
 

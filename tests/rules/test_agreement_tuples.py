@@ -26,3 +26,14 @@ def test_tuple_items_agree(fn: Callable[..., Any], shape: Any) -> None:
     shapes = shape if isinstance(shape[0], tuple) else (shape,)
     d = check(fn, *[rand(*s) for s in shapes])
     assert any(s.op in ("split", "chunk", "unbind", "broadcast_tensors") for s in d.steps)
+
+
+@pytest.mark.parametrize("fn", [
+    pytest.param(lambda x: torch.softmax(x, 1), id="softmax"),
+    pytest.param(lambda x: torch.log_softmax(x, 0), id="log_softmax"),
+    pytest.param(lambda x: torch.nn.functional.cross_entropy(x, torch.tensor([0, 2, 1])), id="cross_entropy"),
+])
+def test_large_logits_are_stabilised(fn: Callable[..., Any]) -> None:
+    x = rand(3, 3) * 400  # e^x overflows float64 unless the row max is subtracted
+    d = check(fn, x)
+    assert any(o.symbol == "m" for s in d.steps for o in s.operands)
