@@ -8,3 +8,7 @@ from . import constants, tuples  # noqa: F401,E402  (outputs that are constants:
 from . import conv_transpose, embedding, padding, upsample  # noqa: F401,E402  (issue 3 layers)
 from . import elementary  # noqa: F401,E402  (elementwise math: sin … erfinv, floor, round, lgamma)
 from . import attention, graph, recurrent  # noqa: F401,E402  (attention, recurrent and graph layers)
+from . import arithmetic  # noqa: F401,E402  (maximum, clamp, where, lerp, addcmul, xlogy, fmod, …)
+from . import statistics  # noqa: F401,E402  (amax, max, logsumexp, var, std, nansum, cumsum, softmin, trace)
+from . import norms  # noqa: F401,E402  (vector_norm, norm, linalg.norm, matrix_norm, dist)
+from . import indexing  # noqa: F401,E402  (data movement: x[…], flip, roll, gather, stack, repeat, diagonal, scatters)

@@ -70,11 +70,31 @@ class Ndtr(sp.Function):
         return r"\Phi\left(%s\right)" % printer._print(self.args[0])
 
 
+class ExpShift(sp.Function):
+    """e^{x − M}: an exponential shifted by a constant M ≥ x, kept as one factor.
+
+    ``sp.exp(x − M)`` would be split into e^{x}·e^{−M} when the delta pass expands
+    products, which overflows for large x; the shift exists to avoid exactly that.
+    Evaluated as e^{min(x − M, 0)}: where x > M the term is one a ``[j ≤ k]`` factor
+    zeroes (a running max shifts a cumulative sum), and 0·∞ must not become NaN.
+    """
+
+    is_real = True
+    nargs = 2
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return self if argindex == 1 else -self
+
+    def _latex(self, printer: Any) -> str:
+        return r"e^{%s - %s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
+
+
 def _teach(cls: type, fn: Callable[..., torch.Tensor]) -> None:
     register(cls, lambda e, g: fn(*[_ev(a, g).to(torch.float64) for a in e.args]))
 
 
 _teach(Ndtr, lambda x: torch.erfc(-x / 2 ** 0.5) / 2)  # torch.special.ndtr loses the far left tail
+_teach(ExpShift, lambda x, m: torch.exp((x - m).clamp(max=0)))
 _teach(Trunc, torch.trunc)
 _teach(Round, torch.round)
 _teach(sp.asinh, torch.asinh)

@@ -40,12 +40,19 @@ def unary(name: str, f: Callable[..., sp.Expr], *, functions: Iterable[Any] = ()
     rule(name, functions=functions, methods=methods, modules=modules, latex=latex)(impl)
 
 
-def binary(name: str, f: Callable[[sp.Expr, sp.Expr], sp.Expr], *, functions: Iterable[Any] = (),
-           methods: Iterable[str] = (), latex: str | None = None, reverse: bool = False) -> None:
-    """Register a broadcasting elementwise rule ``y[i…] = f(u[…], v[…])``."""
+def binary(name: str, f: Callable[..., sp.Expr], *, functions: Iterable[Any] = (),
+           methods: Iterable[str] = (), latex: str | None = None, reverse: bool = False,
+           options: Iterable[str] = ()) -> None:
+    """Register a broadcasting elementwise rule ``y[i…] = f(u[…], v[…])``.
+
+    Keyword arguments named in ``options`` (``rounding_mode``) are passed on to ``f``.
+    """
+    options = tuple(options)
+
     def impl(call: Call, input: Any, other: Any, *, alpha: Any = 1, **kwargs: Any) -> sp.Expr:
         extra = {k: v for k, v in kwargs.items() if k not in IGNORED and v is not None}
-        if extra:  # e.g. div(rounding_mode="floor"): not the formula below
+        given = {k: extra.pop(k) for k in options if k in extra}
+        if extra:  # an option the formula below does not know
             raise NotImplementedError(f"{name} with {extra}")
         call.default_out()
         a, b = (other, input) if reverse else (input, other)
@@ -53,7 +60,7 @@ def binary(name: str, f: Callable[[sp.Expr, sp.Expr], sp.Expr], *, functions: It
         v = read(call, b, "other" if not reverse else "input", "v")
         if alpha != 1:
             v = call.scalar(alpha) * v
-        return f(u, v)
+        return f(u, v, **given)
     impl.__doc__ = f.__doc__
     rule(name, functions=functions, methods=methods, latex=latex)(impl)
 

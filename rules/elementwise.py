@@ -6,14 +6,23 @@ import operator
 import sympy as sp
 import torch
 
+from ._functions import Floor, Trunc
 from ._vocab import binary, unary
+
+
+def divide(u: sp.Expr, v: sp.Expr, rounding_mode: str | None = None) -> sp.Expr:
+    """y = u / v, rounded toward zero ("trunc") or down ("floor") when asked (∂ = 0 then)."""
+    if rounding_mode is None:
+        return u / v
+    return {"trunc": Trunc, "floor": Floor}[rounding_mode](u / v)
+
 
 # y = u + α·v, y = u − α·v, y = u·v, y = u / v, y = u^v
 binary("add", lambda u, v: u + v, functions=[torch.add, operator.add, operator.iadd], methods=["add", "add_"], latex="+")
 binary("sub", lambda u, v: u - v, functions=[torch.sub, torch.subtract, operator.sub, operator.isub], methods=["sub", "sub_"], latex="-")
 binary("rsub", lambda u, v: u - v, functions=[torch.rsub], reverse=True, latex="-")
 binary("mul", lambda u, v: u * v, functions=[torch.mul, torch.multiply, operator.mul, operator.imul], methods=["mul", "mul_"], latex=r"\cdot")
-binary("div", lambda u, v: u / v, functions=[torch.div, torch.true_divide, operator.truediv, operator.itruediv], methods=["div", "div_", "true_divide"], latex="/")
+binary("div", divide, options=["rounding_mode"], functions=[torch.div, torch.true_divide, operator.truediv, operator.itruediv], methods=["div", "div_", "true_divide"], latex="/")
 binary("pow", lambda u, v: u ** v, functions=[torch.pow, operator.pow], methods=["pow"], latex="^")
 
 # y = −x, eˣ, log x, √x, |x|, 1/√x

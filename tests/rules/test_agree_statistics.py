@@ -1,0 +1,69 @@
+"""Agreement tests for rules/statistics.py and rules/norms.py."""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from conftest import check, rand
+
+CASES: list[tuple[str, Callable[..., Any], Callable[[], torch.Tensor]]] = [
+    ("amax", lambda x: torch.amax(x, dim=(0, 2), keepdim=True), lambda: rand(2, 3, 4)),
+    ("amin", lambda x: x.amin(1), lambda: rand(3, 4)),
+    ("max", torch.max, lambda: rand(3, 4)), ("min", lambda x: x.min(), lambda: rand(3, 4)),
+    ("max", lambda x: torch.max(x, x.flip(0)), lambda: rand(3, 4)),
+    ("logsumexp", lambda x: torch.logsumexp(x, 1), lambda: rand(3, 4)),
+    ("logsumexp", lambda x: torch.logsumexp(x, (0, 1), keepdim=True), lambda: rand(3, 4) * 1000),  # no overflow
+    ("var", lambda x: torch.var(x, 1), lambda: rand(3, 4)),
+    ("var", lambda x: torch.var(x, (0, 2), correction=0, keepdim=True), lambda: rand(2, 3, 4)),
+    ("var", lambda x: x.var(False), lambda: rand(3, 4)),
+    ("std", lambda x: torch.std(x, 0, True, True), lambda: rand(3, 4)),
+    ("nansum", lambda x: torch.nansum(x, 1), lambda: rand(3, 4)),
+    ("nanmean", lambda x: torch.nanmean(x), lambda: rand(3, 4)),
+    ("cumsum", lambda x: torch.cumsum(x, 1), lambda: rand(3, 4)),
+    ("logcumsumexp", lambda x: torch.logcumsumexp(x, 0), lambda: rand(3, 4) * 500),
+    ("softmin", lambda x: F.softmin(x, 1), lambda: rand(3, 4)),
+    ("trace", torch.trace, lambda: rand(3, 4)),
+    ("vector_norm", lambda x: torch.linalg.vector_norm(x, 3, dim=1), lambda: rand(3, 4)),
+    ("vector_norm", lambda x: torch.linalg.vector_norm(x, math.inf), lambda: rand(3, 4)),
+    ("vector_norm", lambda x: torch.linalg.vector_norm(x, 0.5, keepdim=True), lambda: rand(3, 4)),
+    ("vector_norm", lambda x: torch.linalg.vector_norm(x, 0), lambda: rand(3, 4)),
+    ("vector_norm", lambda x: torch.linalg.vector_norm(x, -2), lambda: rand(3, 4)),
+    ("norm", lambda x: torch.norm(x), lambda: rand(3, 4)), ("norm", lambda x: x.norm(1, dim=0), lambda: rand(3, 4)),
+    ("norm", lambda x: torch.norm(x, -math.inf, 1), lambda: rand(3, 4)),
+    ("linalg_norm", lambda x: torch.linalg.norm(x), lambda: rand(3, 4)),
+    ("linalg_norm", lambda x: torch.linalg.norm(x, math.inf), lambda: rand(3, 4)),
+    ("linalg_norm", lambda x: torch.linalg.norm(x, -1, dim=(1, 0)), lambda: rand(3, 4)),
+    ("linalg_norm", lambda x: torch.linalg.norm(x, 3, dim=1), lambda: rand(3, 4)),
+    ("matrix_norm", lambda x: torch.linalg.matrix_norm(x), lambda: rand(2, 3, 4)),
+    ("matrix_norm", lambda x: torch.linalg.matrix_norm(x, 1), lambda: rand(2, 3, 4)),
+    ("vector_norm", lambda x: torch.linalg.vector_norm(x * 0), lambda: rand(3)),  # 0 at ‖x‖ = 0
+]
+
+
+@pytest.mark.parametrize("rule, f, make", CASES, ids=[f"{r}-{k}" for k, (r, _, _) in enumerate(CASES)])
+def test_reduction(rule: str, f: Callable[..., Any], make: Callable[[], torch.Tensor]) -> None:
+    d = check(lambda x: f(x), make())
+    assert rule in [s.op for s in d.steps]
+
+
+def test_dist_broadcasts() -> None:
+    d = check(lambda x, y: torch.dist(x, y, 3), rand(3, 4), rand(4))
+    assert d.steps[0].op == "dist"
+
+
+def test_nan_cells_are_skipped() -> None:
+    """The NaN mask is a constant of the formula; the NaN cells get no gradient."""
+    x = rand(4)
+    x[1] = float("nan")
+    for f in (torch.nansum, torch.nanmean):
+        check(lambda t: f(t), x)
+
+
+def test_logsumexp_shift_is_a_constant() -> None:
+    d = check(lambda x: torch.logsumexp(x, 1), rand(2, 3))
+    assert str(d.steps[0].forward.rhs) == "log(Sum(ExpShift(x[i, j], M[i]), (j, 0, 2))) + M[i]"
+    assert not d.steps[0].operand("shift").differentiable
