@@ -12,3 +12,5 @@ from . import arithmetic  # noqa: F401,E402  (maximum, clamp, where, lerp, addcm
 from . import statistics  # noqa: F401,E402  (amax, max, logsumexp, var, std, nansum, cumsum, softmin, trace)
 from . import norms  # noqa: F401,E402  (vector_norm, norm, linalg.norm, matrix_norm, dist)
 from . import indexing  # noqa: F401,E402  (data movement: x[…], flip, roll, gather, stack, repeat, diagonal, scatters)
+from . import contraction  # noqa: F401,E402  (einsum, mv, dot, inner, outer, addmm…, tensordot, kron, bilinear)
+from . import products  # noqa: F401,E402  (prod, cumprod)

@@ -89,6 +89,27 @@ class ExpShift(sp.Function):
         return r"e^{%s - %s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
 
+def _product(e: sp.Product, g: Any) -> torch.Tensor:
+    """Π over the limits, whose bounds may depend on the grid's indices (Π_{j<k}: a cumprod's)."""
+    inner, bounds = g, []
+    for sym, lo, hi in e.limits:
+        lo_t, hi_t = _ev(lo, inner), _ev(hi, inner)
+        a, b = int(lo_t.min()), int(hi_t.max())
+        if b < a:  # empty everywhere
+            return g.scalar(1.0)
+        inner = inner.bind(sym, a, b)
+        bounds.append((sym, lo_t, hi_t))
+    body = inner.lift(_ev(e.function, inner).to(torch.float64))
+    for sym, lo_t, hi_t in bounds:  # outside its own bounds a factor is 1
+        v = inner.lift(inner.values[sym])
+        body = torch.where((v >= inner.lift(lo_t)) & (v <= inner.lift(hi_t)), body, torch.ones((), dtype=body.dtype))
+    body = body.expand(list(body.shape[: g.ndim]) + list(torch.broadcast_shapes(body.shape, tuple(
+        [1] * g.ndim + inner.sizes[g.ndim:]))[g.ndim:]))
+    for d in reversed(range(g.ndim, inner.ndim)):
+        body = body.prod(dim=d)
+    return body
+
+
 def _teach(cls: type, fn: Callable[..., torch.Tensor]) -> None:
     register(cls, lambda e, g: fn(*[_ev(a, g).to(torch.float64) for a in e.args]))
 
@@ -104,4 +125,5 @@ _teach(sp.erfc, torch.erfc)
 _teach(sp.erfinv, torch.erfinv)
 _teach(sp.loggamma, torch.lgamma)
 _teach(sp.atan2, torch.atan2)
+register(sp.Product, _product)
 register(sp.polygamma, lambda e, g: torch.polygamma(int(e.args[0]), _ev(e.args[1], g).to(torch.float64)))

@@ -152,31 +152,32 @@ def nanmean(call: Call, input: Any, dim: Any = None, keepdim: bool = False, *, d
     return call.sum(body, *limits) / count
 
 
-def _scan(call: Call, input: Any, dim: int) -> tuple[Operand, sp.Expr, sp.Symbol, sp.Expr, int]:
-    """``(x, x read at j along dim, j, [j ≤ k], size)`` for a cumulative op along ``dim``."""
+def scan(call: Call, input: Any, dim: int) -> tuple[Operand, sp.Expr, sp.Symbol, sp.Expr, int, sp.Expr]:
+    """``(x, x read at j along dim, j, [j ≤ k], size, k)`` for a cumulative op along ``dim``."""
     from symbolic_torch.primitives import Iverson
     x = call.operand(input, "input", "x")
     idx = call.out(*[POOL[k] for k in range(x.ndim)])
     if x.ndim == 0:
-        return x, x[()], sp.S.Zero, sp.S.One, 0
+        return x, x[()], sp.S.Zero, sp.S.One, 0, sp.S.Zero
     d = norm_dim(dim, x.ndim)
     j = sp.Symbol("j'", integer=True)
     read = list(idx)
     read[d] = j
-    return x, x[tuple(read)], j, Iverson(j <= idx[d]), x.shape[d]
+    xj = x[tuple(read)] if x.shape[d] else sp.S.Zero  # an empty dim: an empty output
+    return x, xj, j, Iverson(j <= idx[d]), x.shape[d], idx[d]
 
 
 @rule("cumsum", functions=[torch.cumsum], methods=["cumsum"], latex=r"\operatorname{cumsum}")
 def cumsum(call: Call, input: Any, dim: int, *, dtype: Any = None) -> sp.Expr:
     """y[…k…] = Σ_j [j ≤ k]·x[…j…]."""
-    x, xj, j, upto, n = _scan(call, input, dim)
+    x, xj, j, upto, n, _ = scan(call, input, dim)
     return call.sum(upto * xj, (j, n)) if n else xj
 
 
 @rule("logcumsumexp", functions=[torch.logcumsumexp], methods=["logcumsumexp"], latex=r"\operatorname{logcumsumexp}")
 def logcumsumexp(call: Call, input: Any, dim: int) -> sp.Expr:
     """y[…k…] = M + log Σ_j [j ≤ k]·e^{x[…j…] − M}, M the run's running max (a constant)."""
-    x, xj, j, upto, n = _scan(call, input, dim)
+    x, xj, j, upto, n, _ = scan(call, input, dim)
     if not n:
         return xj
     m = shift(call, torch.cummax(x.value, norm_dim(dim, x.ndim)).values)
@@ -186,7 +187,7 @@ def logcumsumexp(call: Call, input: Any, dim: int) -> sp.Expr:
 @rule("softmin", functions=[F.softmin], latex=r"\operatorname{softmin}")
 def softmin(call: Call, input: Any, dim: Any = None, _stacklevel: int = 3, dtype: Any = None) -> sp.Expr:
     """y[…i…] = e^{−x[…i…]} / Σ_k e^{−x[…k…]}."""
-    x, xk, k, _, n = _scan(call, input, dim if dim is not None else 0)
+    x, xk, k, _, n, _ = scan(call, input, dim if dim is not None else 0)
     if not n:
         return sp.S.One
     return sp.exp(-x[call.out_indices]) / call.sum(sp.exp(-xk), (k, n))

@@ -67,3 +67,12 @@ def test_logsumexp_shift_is_a_constant() -> None:
     d = check(lambda x: torch.logsumexp(x, 1), rand(2, 3))
     assert str(d.steps[0].forward.rhs) == "log(Sum(ExpShift(x[i, j], M[i]), (j, 0, 2))) + M[i]"
     assert not d.steps[0].operand("shift").differentiable
+
+
+@pytest.mark.parametrize("f", [lambda x: torch.prod(x), lambda x: x.prod(1, keepdim=True), lambda x: torch.cumprod(x, 1)],
+                         ids=["prod", "prod-dim", "cumprod"])
+def test_products_with_a_zero(f: Callable[..., Any]) -> None:
+    """Π differentiates to the product of the others: no division, right at zeros."""
+    x = rand(3, 4)
+    x[1, 2] = 0.0
+    check(f, x)
