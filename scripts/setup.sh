@@ -3,6 +3,10 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.
+python -m pip install torch==2.13.0
+
+# TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts) and poppler for the PDF tests.
 if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
@@ -10,6 +14,4 @@ if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kps
         texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils lmodern
 fi
 
-# torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.
-python -m pip install torch==2.13.0
 python -m pip install -e ".[dev]"
