@@ -134,6 +134,8 @@ class SymbolicInterpreter(fx.Interpreter):
             self.tuples[n.name] = n  # each item becomes a step where a getitem reads it
             self.differentiable[n.name] = True
             return
+        if diff_in and _complex(result):
+            raise UnsupportedOpError(n.name, describe_target(src), "complex-valued output: formulas are real")
         floating = isinstance(result, torch.Tensor) and result.is_floating_point()
         self.differentiable[n.name] = bool(diff_in and floating)
         if not (diff_in and floating):
@@ -161,6 +163,11 @@ class SymbolicInterpreter(fx.Interpreter):
         except NotImplementedError as e:
             raise UnsupportedOpError(n.name, describe_target(src), str(e)) from e
         self.lowered.append(Lowered(n, rule, call, sp.sympify(rhs)))
+
+
+def _complex(result: Any) -> bool:
+    items = result if isinstance(result, (tuple, list)) else (result,)
+    return any(isinstance(r, torch.Tensor) and r.is_complex() for r in items)
 
 
 def _floating_tuple(result: Any) -> bool:

@@ -121,3 +121,10 @@ def test_constants_and_casts_make_no_steps() -> None:
     d = st.derive(f, torch.randn(3, dtype=torch.float64))
     assert [s.op for s in d.steps] == ["mul", "identity", "mul", "add", "add"]
     assert d.verify().ok
+
+
+def test_complex_outputs_are_unsupported_not_wrong() -> None:
+    def f(x: torch.Tensor) -> torch.Tensor:
+        return torch.fft.rfft(x).abs()
+    with pytest.raises(UnsupportedOpError, match="complex"):
+        st.derive(f, torch.randn(8, dtype=torch.float64))
