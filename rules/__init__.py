@@ -14,3 +14,5 @@ from . import norms  # noqa: F401,E402  (vector_norm, norm, linalg.norm, matrix_
 from . import indexing  # noqa: F401,E402  (data movement: x[…], flip, roll, gather, stack, repeat, diagonal, scatters)
 from . import contraction  # noqa: F401,E402  (einsum, mv, dot, inner, outer, addmm…, tensordot, kron, bilinear)
 from . import products  # noqa: F401,E402  (prod, cumprod)
+from . import selection  # noqa: F401,E402  (sort, topk, kthvalue, median, mode, cummax: x read at the run's indices)
+from . import calculus, distances  # noqa: F401,E402  (diff, trapezoid, tril/triu; cdist, pdist, normalize, cross, …)

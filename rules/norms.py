@@ -25,8 +25,11 @@ def _window(body: sp.Expr, limits: Limits, sign: int) -> sp.Expr:
     return sign * WindowMax(sign * body, *[sp.Tuple(s, 0, n - 1) for s, n in limits]) if limits else body
 
 
-def pnorm(call: Call, body: sp.Expr, limits: Limits, p: Any) -> sp.Expr:
-    """‖body‖_p over ``limits``: (Σ |b|^p)^{1/p}; p = ±∞ a max/min of |b|, p = 0 a count."""
+def pnorm(call: Call, body: sp.Expr, limits: Limits, p: Any, zero_guard: bool = True) -> sp.Expr:
+    """‖body‖_p over ``limits``: (Σ |b|^p)^{1/p}; p = ±∞ a max/min of |b|, p = 0 a count.
+
+    ``zero_guard``: 0 (and a 0 gradient) where the norm is 0; off where the caller clamps it.
+    """
     a = sp.Abs(body)
     if p in (math.inf, -math.inf):
         return _window(a, limits, 1 if p > 0 else -1)
@@ -37,6 +40,8 @@ def pnorm(call: Call, body: sp.Expr, limits: Limits, p: Any) -> sp.Expr:
     q = call.scalar(p)
     total = call.sum(body ** 2 if p == 2 else a ** q, *limits) if limits else (body ** 2 if p == 2 else a ** q)
     root = sp.sqrt(total) if p == 2 else total ** (1 / q)
+    if not zero_guard:
+        return root
     return sp.Piecewise((0, sp.Eq(root, 0)), (root, True))  # ‖x‖ = 0: torch's gradient is 0
 
 

@@ -21,6 +21,7 @@ from ._vocab import dim as norm_dim
 from ._vocab import is_tensor
 from .arithmetic import operands
 from .reductions import POOL, reduction_indices
+from .selection import by_indices
 
 
 def extremum(x: Operand, read: tuple[Any, ...], limits: list[tuple[sp.Symbol, int]], sign: int) -> sp.Expr:
@@ -35,7 +36,7 @@ def _amax(sign: int) -> Any:
     def impl(call: Call, input: Any, dim: Any = (), keepdim: bool = False, **kwargs: Any) -> sp.Expr:
         x = call.operand(input, "input", "x")
         read, limits = reduction_indices(call, x, kwargs.get("dim", dim), kwargs.get("keepdim", keepdim))
-        return extremum(x, read, limits, sign)
+        return extremum(x, read, limits, sign) if call.out_value.numel() else sp.S.Zero
     impl.__doc__ = f"y[kept] = {'max' if sign > 0 else 'min'}_{{reduced}} x[…] (the first extremum takes the gradient)."
     return impl
 
@@ -50,17 +51,29 @@ def _max(sign: int) -> Any:
         if is_tensor(other):  # the binary form: elementwise max(u, v)
             u, v = operands(call, (input, "input", "u"), (other, "other", "v"))
             return sp.Max(u, v) if sign > 0 else sp.Min(u, v)
-        if args or "dim" in kwargs:
-            raise NotImplementedError("max/min along a dim returns (values, indices)")
         x = call.operand(input, "input", "x")
+        if args or "dim" in kwargs:  # (values, indices) along a dim: x read at the run's indices
+            if call.item not in (0, None):
+                raise NotImplementedError("the indices of max/min")
+            with torch.no_grad():
+                chosen = (torch.max if sign > 0 else torch.min)(x.value, *args, **kwargs).indices
+            return by_indices(call, x, chosen, kwargs.get("dim", args[0] if args else 0))
         read, limits = reduction_indices(call, x, None, False)
         return extremum(x, read, limits, sign)
-    impl.__doc__ = "y = max_i x[i] over every element, or max(u, v) elementwise."
+    impl.__doc__ = "y = max_i x[i] over every element; max(u, v) elementwise; along a dim, x[…, I[…], …]."
     return impl
 
 
-rule("max", functions=[torch.max], methods=["max"], latex=r"\max")(_max(1))
-rule("min", functions=[torch.min], methods=["min"], latex=r"\min")(_max(-1))
+rule("max", functions=[torch.max], methods=["max"], latex=r"\max", multi_output=True)(_max(1))
+rule("min", functions=[torch.min], methods=["min"], latex=r"\min", multi_output=True)(_max(-1))
+
+
+@rule("aminmax", functions=[torch.aminmax], methods=["aminmax"], latex=r"\min,\max", multi_output=True)
+def aminmax(call: Call, input: Any, *, dim: Any = None, keepdim: bool = False) -> sp.Expr:
+    """(y_0, y_1)[kept] = (min, max)_{reduced} x[…]."""
+    x = call.operand(input, "input", "x")
+    read, limits = reduction_indices(call, x, dim, keepdim)
+    return extremum(x, read, limits, -1 if call.item == 0 else 1) if call.out_value.numel() else sp.S.Zero
 
 
 def shift(call: Call, m: torch.Tensor) -> sp.Expr:
@@ -90,7 +103,7 @@ def _dims(dim: Any, nd: int) -> list[int]:
     return list(dim) if isinstance(dim, (tuple, list)) else [dim]
 
 
-def variance(call: Call, input: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> sp.Expr:
+def variance(call: Call, input: Any, args: tuple[Any, ...], kwargs: dict[str, Any], mean_only: bool = False) -> sp.Expr:
     """Σ (x − x̄)² / (N − c) over the reduced dims (torch's var signatures parsed here)."""
     args = list(args)
     unbiased = kwargs.get("unbiased")
@@ -106,6 +119,8 @@ def variance(call: Call, input: Any, args: tuple[Any, ...], kwargs: dict[str, An
     read, limits = reduction_indices(call, x, dims, keepdim)
     n = math.prod(size for _, size in limits)
     fresh = {s: sp.Symbol(f"{s}'", integer=True) for s, _ in limits}
+    if mean_only:
+        return call.sum(x[read], *limits) / n if limits else x[read]
     mean = call.sum(x[read].xreplace(fresh), *[(fresh[s], size) for s, size in limits]) / n
     return call.sum((x[read] - mean) ** 2, *limits) / (n - call.scalar(c))
 
@@ -114,6 +129,22 @@ def variance(call: Call, input: Any, args: tuple[Any, ...], kwargs: dict[str, An
 def var(call: Call, input: Any, *args: Any, **kwargs: Any) -> sp.Expr:
     """y[kept] = Σ_r (x[…r…] − x̄)² / (N − c), x̄ = Σ_r x[…r…] / N (c: correction, 1 by default)."""
     return variance(call, input, args, kwargs)
+
+
+@rule("var_mean", functions=[torch.var_mean], latex=r"\operatorname{Var},\operatorname{mean}", multi_output=True)
+def var_mean(call: Call, input: Any, *args: Any, **kwargs: Any) -> sp.Expr:
+    """(y_0, y_1) = (the variance, the mean) over the reduced dims."""
+    if call.item == 0:
+        return variance(call, input, args, kwargs)
+    return variance(call, input, args, kwargs, mean_only=True)
+
+
+@rule("std_mean", functions=[torch.std_mean], latex=r"\operatorname{std},\operatorname{mean}", multi_output=True)
+def std_mean(call: Call, input: Any, *args: Any, **kwargs: Any) -> sp.Expr:
+    """(y_0, y_1) = (the standard deviation, the mean) over the reduced dims."""
+    if call.item == 0:
+        return sp.sqrt(variance(call, input, args, kwargs))
+    return variance(call, input, args, kwargs, mean_only=True)
 
 
 @rule("std", functions=[torch.std], methods=["std"], latex=r"\operatorname{std}")
@@ -199,3 +230,17 @@ def trace(call: Call, input: Any) -> sp.Expr:
     x = call.operand(input, "input", "x")
     i = sp.Symbol("i", integer=True)
     return call.sum(x[i, i], (i, min(x.shape)))
+
+
+@rule("sum_to_size", methods=["sum_to_size"], latex=r"\sum")
+def sum_to_size(call: Call, input: Any, *size: Any) -> sp.Expr:
+    """y[kept] = Σ x[…] over the leading dims and the dims the target size has as 1."""
+    x = call.operand(input, "input", "x")
+    target = call.out_shape
+    lead = x.ndim - len(target)
+    dims = [d for d in range(x.ndim) if d < lead or (target[d - lead] == 1 and x.shape[d] != 1)]
+    idx = call.out(*[POOL[k] for k in range(len(target))])
+    sums = {d: sp.Symbol(f"r{d}", integer=True) for d in dims}
+    read = [sums[d] if d in sums else idx[d - lead] for d in range(x.ndim)]
+    body = x[tuple(read)] if read else x[()]
+    return call.sum(body, *[(sums[d], x.shape[d]) for d in dims]) if dims else body
