@@ -16,3 +16,5 @@ from . import contraction  # noqa: F401,E402  (einsum, mv, dot, inner, outer, ad
 from . import products  # noqa: F401,E402  (prod, cumprod)
 from . import selection  # noqa: F401,E402  (sort, topk, kthvalue, median, mode, cummax: x read at the run's indices)
 from . import calculus, distances  # noqa: F401,E402  (diff, trapezoid, tril/triu; cdist, pdist, normalize, cross, …)
+from . import activations_extra  # noqa: F401,E402  (hardtanh relu6 threshold hard/soft/tanhshrink celu selu rrelu glu)
+from . import losses_extra  # noqa: F401,E402  (l1, smooth l1, huber, soft margin, kl, bce, poisson nll, ranking, hinge)

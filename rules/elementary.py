@@ -137,3 +137,12 @@ def polygamma(call: Call, n: Any, input: Any) -> sp.Expr:
     x = call.operand(input, "input", "x")
     call.default_out()
     return sp.polygamma(int(n), call.broadcast(x))
+
+
+@rule("vander", functions=[torch.linalg.vander], latex=r"\operatorname{vander}")
+def vander(call: Call, x: Any, *, N: int | None = None) -> sp.Expr:
+    """y[…, i, j] = x[…, i]^j (increasing powers, as linalg.vander)."""
+    v = call.operand(x, "x", "x")
+    idx = call.default_out()
+    base = v[tuple(idx[-1 - v.ndim:-1])] if v.ndim else v[()]  # a 0-d x is one row
+    return base ** idx[-1]

@@ -59,6 +59,8 @@ def permute(call: Call, input: Any, *dims: Any, **kwargs: Any) -> sp.Expr:
     """y[i_{π(0)}, …] = x[i_0, …]: the output's k-th index reads the input's dim π(k)."""
     x = call.operand(input, "input", "x")
     nd = x.ndim
+    if nd == 0:  # transpose(x, 0, -1) of a number
+        return permuted(call, x, [])
     if "dims" in kwargs:
         dims = (kwargs["dims"],)
     if "dim0" in kwargs:

@@ -37,6 +37,9 @@ def row_max(call: Call, x: Any, d: int, idx: list[sp.Expr]) -> sp.Expr:
 def _parts(call: Call, input: Any, dim: Any) -> tuple[sp.Expr, sp.Expr, sp.Expr]:
     x = call.operand(input, "input", "x")
     nd = x.ndim
+    if nd == 0:  # a single element: softmax 1, log_softmax 0
+        call.out()
+        return x[()], sp.exp(x[()]), sp.S.Zero  # e^x / e^x = 1, x − log e^x = 0
     d = norm_dim(dim if dim is not None else (0 if nd in (0, 1, 3) else 1), nd)
     idx = call.out(*[POOL[k] for k in range(nd)])
     k = sp.Symbol("k", integer=True)

@@ -73,3 +73,8 @@ def test_nan_to_num_of_nonfinite_is_unsupported() -> None:
     import symbolic_torch as st
     with pytest.raises(st.UnsupportedOpError, match="NaN"):
         st.derive(lambda x: torch.nan_to_num(x), torch.tensor([1.0, float("nan")], dtype=torch.float64))
+
+
+def test_vander() -> None:
+    d = check(lambda x: torch.linalg.vander(x, N=4), rand(2, 3))
+    assert str(d.steps[0].forward.rhs) == "x[i, j]**k"

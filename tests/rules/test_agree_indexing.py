@@ -98,3 +98,23 @@ def test_an_op_that_computes_is_refused() -> None:
     """index_put with accumulate adds: the builder sees it is not pure movement."""
     with pytest.raises(st.UnsupportedOpError, match="computes"):
         st.derive(lambda x, y: torch.index_put(x, (I([0, 0]),), y, accumulate=True), rand(3, 4), rand(2, 4))
+
+
+PADDING: list[tuple[str, Callable[..., Any], tuple[int, ...]]] = [
+    ("constant_pad_nd", lambda x: torch.constant_pad_nd(x, (1, 2, 0, 1), 0.5), (3, 4)),
+    ("im2col", lambda x: F.unfold(x, (2, 2), padding=1, stride=2), (1, 2, 3, 4)),
+    ("max_unpool1d", lambda x: F.max_unpool1d(x, I([[[1, 2, 5]]]), 2), (1, 1, 3)),
+    ("max_unpool2d", lambda x: F.max_unpool2d(x, I([[[[0, 3], [9, 14]]]]), 2), (1, 1, 2, 2)),
+    ("max_unpool3d", lambda x: F.max_unpool3d(x, I([[[[[0, 7]]]]]), 2), (1, 1, 1, 1, 2)),
+    ("fftshift", lambda x: torch.fft.fftshift(x), (3, 4)), ("ifftshift", lambda x: torch.fft.ifftshift(x, 0), (3, 4)),
+    ("put", lambda x: torch.put(x, I([0, 7]), torch.ones(2, dtype=torch.float64)), (3, 4)),
+    ("as_strided", lambda x: torch.as_strided(x, (2, 2), (1, 2), 1), (3, 4)),
+    ("unsafe_masked_index", lambda x: torch._unsafe_masked_index(x, torch.tensor([[True], [False]]), [I([0, 2])], -1.0),
+     (3, 4)),
+]
+
+
+@pytest.mark.parametrize("rule, f, shape", PADDING, ids=[r for r, _, _ in PADDING])
+def test_padding_patches_and_views(rule: str, f: Callable[..., Any], shape: tuple[int, ...]) -> None:
+    d = check(lambda x: f(x), rand(*shape))
+    assert rule in [s.op for s in d.steps]
