@@ -60,7 +60,7 @@ def pairwise_distance(call: Call, x1: Any, x2: Any, p: float = 2.0, eps: float =
     idx = list(call.out(*"abcdefg"[: len(call.out_shape)]))
     full = (idx[:-1] if keepdim else idx) + [K]
     a, b = broadcast_read([u, v], shape, full[-nd:])
-    return pnorm(call, a - b + call.scalar(eps), [(K, shape[-1])], _order(p))
+    return pnorm(call, a - b + call.scalar(eps), [(K, shape[-1])], _order(p), zero_guard=False)  # ε: never 0
 
 
 def _along(call: Call, x: Operand, dim: int) -> tuple[list[sp.Expr], list[sp.Expr], int]:

@@ -218,7 +218,9 @@ def multi_margin_loss(call: Call, input: Any, target: Any, p: int = 1, margin: f
 def _distance(call: Call, a: Any, b: Any, row: list[sp.Symbol], p: float, eps: float) -> sp.Expr:
     from .norms import _order, pnorm
     k = sp.Symbol("k", integer=True)
-    return pnorm(call, a[tuple(row + [k])] - b[tuple(row + [k])] + call.scalar(eps), [(k, a.shape[-1])], _order(p))
+    # no zero guard: with ε added the distance is 0 only where a − b = −ε exactly
+    return pnorm(call, a[tuple(row + [k])] - b[tuple(row + [k])] + call.scalar(eps), [(k, a.shape[-1])], _order(p),
+                 zero_guard=False)
 
 
 def _triplet(call: Call, anchor: Any, positive: Any, negative: Any, margin: float, p: float, eps: float,

@@ -174,10 +174,22 @@ def _same_run(fn: Callable[..., Any], leaves: Sequence[torch.Tensor], d: Any) ->
     return all(torch.allclose(a, b, equal_nan=True) for a, b in zip(outs, recorded))
 
 
+def unsupported_reason(e: Exception) -> str:
+    """The target of an ``UnsupportedOpError`` and, where the rule said why, its reason (short)."""
+    target = getattr(e, "target", "")
+    head = str(e).split(". To support it")[0]
+    rest = head.split(f"no rule for target {target}", 1)[-1].strip()
+    why = rest[1:-1] if rest.startswith("(") and rest.endswith(")") else ""
+    return f"{target} ({why[:80]})" if why else target
+
+
 def check_sample(op: Any, sample: Any, max_elements: int = MAX_ELEMENTS) -> tuple[str, str, float | None]:
     """Derive one sample and compare with autograd: ``(status, detail, max_error)``."""
     import symbolic_torch as st
-    fn, leaves = sample_function(op, sample)
+    try:
+        fn, leaves = sample_function(op, sample)
+    except Exception as e:  # torch itself rejects the sample in real float64 (imag, view_as_real, CUDA-only ops)
+        return SKIPPED, f"eager torch fails: {type(e).__name__}", None
     size = sum(t.numel() for t in leaves)
     if size > max_elements:
         return SKIPPED, f"{size} elements > {max_elements}", None
@@ -194,7 +206,7 @@ def check_sample(op: Any, sample: Any, max_elements: int = MAX_ELEMENTS) -> tupl
     try:
         d = st.derive(fn, *[x.detach() for x in leaves], grad_output=gs if len(gs) > 1 else gs[0], verify=False)
     except st.UnsupportedOpError as e:
-        return UNSUPPORTED, e.target, None
+        return UNSUPPORTED, unsupported_reason(e), None
     except st.CaptureError:
         return CAPTURE, "", None
     torch.random.set_rng_state(d.meta["rng_start"])  # random ops (dropout) draw what the run drew

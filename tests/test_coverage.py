@@ -87,3 +87,15 @@ def test_full_sweep_keeps_its_count() -> None:
     table = rows(coverage.sweep(listed, jobs=max(1, (os.cpu_count() or 2))))
     lost = {r.op: r.reasons() for r in table if not r.verified}
     assert not lost, lost
+
+
+def test_unsupported_reason_keeps_the_rule_s_explanation() -> None:
+    from symbolic_torch.errors import UnsupportedOpError
+    assert coverage.unsupported_reason(UnsupportedOpError("n", "torch.put", "it computes")) == "torch.put (it computes)"
+    assert coverage.unsupported_reason(UnsupportedOpError("n", "torch.svd")) == "torch.svd"
+
+
+def test_samples_torch_rejects_in_float64_are_skipped() -> None:
+    """imag has no real float64 sample: skipped and not counted, not an error."""
+    (row,) = rows(coverage.sweep(["imag"], limit=1))
+    assert row.counted == 0 and row.results[0].status == "skipped"
