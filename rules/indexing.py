@@ -22,9 +22,11 @@ def method(name: str) -> Callable[..., Any]:
     return lambda x, *args, **kwargs: getattr(x, name)(*args, **kwargs)
 
 
-def entry(name: str, fn: Callable[..., Any], doc: str, functions: list[Any] = (), methods: list[str] = ()) -> None:
-    """Register the data-movement rule ``name`` computed by ``fn``."""
-    rule(name, functions=list(functions), methods=list(methods), latex=rf"\operatorname{{{name}}}")(moved(fn, doc))
+def entry(name: str, fn: Callable[..., Any], doc: str, functions: list[Any] = (), methods: list[str] = (),
+          multi_output: bool = False) -> None:
+    """Register the data-movement rule ``name`` computed by ``fn`` (a tuple of tensors: ``multi_output``)."""
+    rule(name, functions=list(functions), methods=list(methods), latex=rf"\operatorname{{{name}}}",
+         multi_output=multi_output)(moved(fn, doc))
 
 
 # views and reorderings: y[i…] = x[affine(i…)]
@@ -50,8 +52,10 @@ entry("view_copy", torch.view_copy, "y[j…] = x[unravel(ravel(j…))] (a reshap
 entry("squeeze_copy", torch.squeeze_copy, "y = x without its size-1 dims.", [torch.squeeze_copy], [])
 entry("unsqueeze_copy", torch.unsqueeze_copy, "y = x with a size-1 dim inserted.", [torch.unsqueeze_copy], [])
 entry("ravel", torch.ravel, "y[k] = x[unravel(k)].", [torch.ravel], ["ravel"])
+_VF = torch._C._VariableFunctions  # the builtins torch.functional's Python wrappers dispatch to
 for _k, _f in enumerate([torch.atleast_1d, torch.atleast_2d, torch.atleast_3d]):
-    entry(f"atleast_{_k + 1}d", _f, f"y = x with leading size-1 dims up to {_k + 1}-d.", [_f], [])
+    entry(f"atleast_{_k + 1}d", _f, f"y = x with leading size-1 dims up to {_k + 1}-d.",
+          [_f, getattr(_VF, _f.__name__)], [], multi_output=True)
 entry("diagonal", torch.diagonal, "y[…, i] = x[…, i, i + offset, …].",
       [torch.diagonal, torch.diagonal_copy, torch.linalg.diagonal], ["diagonal"])
 entry("unfold", method("unfold"), "y[…, w, …, k] = x[…, w·step + k, …] (sliding windows).",
@@ -111,3 +115,16 @@ entry("as_strided", torch.as_strided, "y[i…] = x_flat[offset + Σ stride·i]."
       ["as_strided"])
 entry("unsafe_masked_index", torch._unsafe_masked_index, "y = x[indices] where the mask holds, else the fill.",
       [torch._unsafe_masked_index], [])
+# pieces: each item of the tuple is its own step, read from the input
+entry("split_with_sizes", torch.split_with_sizes, "y_k[…i…] = x[…i + o_k…] (o_k: the sizes before k).",
+      [torch.split_with_sizes, torch.split_with_sizes_copy, torch.unsafe_split_with_sizes], ["split_with_sizes"],
+      multi_output=True)
+entry("unsafe_split", torch.unsafe_split, "y_k[…i…] = x[…i + k·size…].", [torch.unsafe_split], ["unsafe_split"],
+      multi_output=True)
+entry("unsafe_chunk", torch.unsafe_chunk, "y_k[…i…] = x[…i + k·⌈n/chunks⌉…].", [torch.unsafe_chunk], ["unsafe_chunk"],
+      multi_output=True)
+for _name, _f in [("hsplit", torch.hsplit), ("vsplit", torch.vsplit), ("dsplit", torch.dsplit)]:
+    entry(_name, _f, f"x cut into pieces along the dim {_name} names.", [_f], [_name], multi_output=True)
+entry("unbind_copy", torch.unbind_copy, "y_k[…] = x[…, k, …].", [torch.unbind_copy], [], multi_output=True)
+entry("meshgrid", torch.meshgrid, "y_k[i_0, …, i_m] = x_k[i_k] (i_0, i_1 swapped for indexing='xy').",
+      [torch.meshgrid, _VF.meshgrid], [], multi_output=True)

@@ -197,7 +197,9 @@ def moved(fn: Callable[..., Any], doc: str) -> Callable[..., sp.Expr]:
 
     def impl(call: Call, *args: Any, **kwargs: Any) -> sp.Expr:
         name = call.target[len("Tensor."):] if call.target.startswith("Tensor.") else None
-        fn = (lambda x, *a, **k: getattr(x, name)(*a, **k)) if name else function  # x.flip(0) ≠ torch.flip(x, 0)
+        whole = (lambda x, *a, **k: getattr(x, name)(*a, **k)) if name else function  # x.flip(0) ≠ torch.flip(x, 0)
+        item = call.item
+        fn = whole if item is None else (lambda *a, **k: whole(*a, **k)[item])  # one item of a tuple-valued op
         data = list(data_args((args, kwargs)))
         many = len(data) > 1
         xs = [call.operand(t, _key(p), f"x{m}" if many else "x") for m, (p, t) in enumerate(data)]

@@ -118,3 +118,23 @@ PADDING: list[tuple[str, Callable[..., Any], tuple[int, ...]]] = [
 def test_padding_patches_and_views(rule: str, f: Callable[..., Any], shape: tuple[int, ...]) -> None:
     d = check(lambda x: f(x), rand(*shape))
     assert rule in [s.op for s in d.steps]
+
+
+PIECES: list[tuple[str, Callable[..., Any], list[tuple[int, ...]]]] = [
+    ("split_with_sizes", lambda x: torch.split_with_sizes(x, [1, 3], 1)[1], [(3, 4)]),
+    ("split_with_sizes", lambda x: torch.split_with_sizes_copy(x, [2, 1])[0], [(3, 4)]),
+    ("unsafe_split", lambda x: torch.unsafe_split(x, 3, 1)[1], [(3, 4)]),
+    ("unsafe_chunk", lambda x: torch.unsafe_chunk(x, 2, 0)[0], [(3, 4)]),
+    ("hsplit", lambda x: torch.hsplit(x, 2)[1], [(3, 4)]), ("vsplit", lambda x: torch.vsplit(x, [1])[1], [(3, 4)]),
+    ("dsplit", lambda x: torch.dsplit(x, 2)[0], [(2, 2, 4)]), ("unbind_copy", lambda x: torch.unbind_copy(x, 1)[2], [(3, 4)]),
+    ("meshgrid", lambda x, y: torch.meshgrid(x, y, indexing="xy")[0] * torch.meshgrid([x, y], indexing="ij")[1].T,
+     [(3,), (2,)]),
+    ("atleast_2d", lambda x, y: torch.atleast_2d(x, y)[0] + torch.atleast_2d((x, y))[1].sum(), [(3,), ()]),
+]
+
+
+@pytest.mark.parametrize("rule, f, shapes", PIECES, ids=[f"{r}-{k}" for k, (r, _, _) in enumerate(PIECES)])
+def test_one_item_of_a_tuple(rule: str, f: Callable[..., Any], shapes: list[tuple[int, ...]]) -> None:
+    fixed = {1: lambda a: f(a), 2: lambda a, b: f(a, b)}[len(shapes)]
+    d = check(fixed, *[rand(*s) for s in shapes])
+    assert rule in [s.op for s in d.steps]
