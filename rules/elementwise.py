@@ -22,7 +22,7 @@ binary("add", lambda u, v: u + v, functions=[torch.add, operator.add, operator.i
 binary("sub", lambda u, v: u - v, functions=[torch.sub, torch.subtract, operator.sub, operator.isub], methods=["sub", "sub_"], latex="-")
 binary("rsub", lambda u, v: u - v, functions=[torch.rsub], reverse=True, latex="-")
 binary("mul", lambda u, v: u * v, functions=[torch.mul, torch.multiply, operator.mul, operator.imul], methods=["mul", "mul_"], latex=r"\cdot")
-binary("div", divide, options=["rounding_mode"], functions=[torch.div, torch.true_divide, operator.truediv, operator.itruediv], methods=["div", "div_", "true_divide"], latex="/")
+binary("div", divide, options=["rounding_mode"], functions=[torch.div, torch.divide, torch.true_divide, operator.truediv, operator.itruediv], methods=["div", "div_", "divide", "true_divide"], latex="/")
 binary("pow", lambda u, v: u ** v, functions=[torch.pow, operator.pow], methods=["pow"], latex="^")
 
 # y = −x, eˣ, log x, √x, |x|, 1/√x

@@ -74,7 +74,8 @@ def matrix(call: Call, input: Any, ord: Any, dims: Sequence[int], keepdim: bool)
     return _window(call.sum(sp.Abs(x[read]), inner), [outer], 1 if ord > 0 else -1)
 
 
-@rule("vector_norm", functions=[torch.linalg.vector_norm], latex=r"\|\cdot\|")
+@rule("vector_norm", functions=[torch.linalg.vector_norm], methods=["linalg_vector_norm"],  # the ATen name
+      latex=r"\|\cdot\|")
 def vector_norm(call: Call, input: Any, ord: Any = 2, dim: Any = None, keepdim: bool = False, *,
                 dtype: Any = None) -> sp.Expr:
     """y[kept] = (Σ_r |x[…r…]|^p)^{1/p}."""
