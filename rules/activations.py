@@ -109,10 +109,19 @@ unary("logsigmoid", logsigmoid, functions=[F.logsigmoid], modules=[nn.LogSigmoid
 
 @rule("prelu", functions=[F.prelu], modules=[nn.PReLU], latex=r"\operatorname{PReLU}")
 def prelu(call: Call, input: Any, weight: Any = None) -> sp.Expr:
-    """y[n,c,…] = x if x > 0 else a[c]·x (one slope per channel, dim 1; or one shared slope)."""
+    """y[n,c,…] = x if x > 0 else a[c]·x (one slope per channel, dim 1; or one shared slope).
+
+    As torch.prelu: a one-element weight (0-d or (1,)) is shared by every element, of an input
+    of any rank; otherwise the input has ≥ 2 dims and the weight one slope per channel (dim 1).
+    """
     x = call.operand(input, "input", "x")
     a = call.param("weight", "a") if call.module is not None else call.operand(weight, "weight", "a")
     idx = call.out(*(["n", "c"] + list("ijl")[: x.ndim - 2])) if 2 <= x.ndim <= 5 else call.default_out()
-    slope = a[0] if a.shape[0] == 1 or x.ndim < 2 else a[idx[1]]
+    if a.ndim == 0:
+        slope = a[()]
+    elif a.shape[0] == 1:
+        slope = a[0]
+    else:
+        slope = a[idx[1]]
     v = x[idx] if idx else x[()]
     return sp.Piecewise((v, v > 0), (slope * v, True))
