@@ -15,7 +15,10 @@ KERNEL = "pqr"  # kernel offsets
 
 
 def tup(v: Any, n: int) -> tuple[int, ...]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (int(v),) * n
+    """An int or a sequence as ``n`` ints: torch repeats a one-element sequence over every dim."""
+    if isinstance(v, (tuple, list)):
+        return tuple(int(a) for a in v) * (n if len(v) == 1 else 1)
+    return (int(v),) * n
 
 
 def same_padding(kernel: Sequence[int], dilation: Sequence[int]) -> tuple[int, ...]:

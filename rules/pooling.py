@@ -23,6 +23,11 @@ def _setup(call: Call, input: Any, nsp: int) -> tuple[Any, list[sp.Symbol], list
     return x, list(idx), ks
 
 
+def _no_stride(stride: Any) -> bool:
+    """torch's pooling default: stride None or an empty sequence means the kernel size."""
+    return stride is None or (isinstance(stride, (tuple, list)) and len(stride) == 0)
+
+
 def max_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride: Any = None,
                      padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
                      return_indices: bool = False) -> sp.Expr:
@@ -30,7 +35,7 @@ def max_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride:
     if return_indices:
         raise NotImplementedError("return_indices=True")
     k = tup(kernel_size, nsp)
-    s = tup(stride if stride not in (None, []) else kernel_size, nsp)
+    s = tup(kernel_size if _no_stride(stride) else stride, nsp)
     pad, dil = tup(padding, nsp), tup(dilation, nsp)
     x, idx, ks = _setup(call, input, nsp)
     lead = idx[: len(idx) - nsp]
@@ -49,7 +54,7 @@ def avg_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride:
                      divisor_override: Any = None) -> sp.Expr:
     """y[n,c,i,j] = (1/K) Σ_p Σ_q x[n, c, s·i + p − pad, s·j + q − pad]."""
     k = tup(kernel_size, nsp)
-    s = tup(stride if stride not in (None, []) else kernel_size, nsp)
+    s = tup(kernel_size if _no_stride(stride) else stride, nsp)
     pad = tup(padding, nsp)
     x, idx, ks = _setup(call, input, nsp)
     lead = idx[: len(idx) - nsp]

@@ -1,14 +1,18 @@
 """Agreement tests for the rank and argument edge cases OpInfo samples reach (float64 vs autograd).
 
-PReLU with a 0-d weight and inputs of rank 0-3.
+PReLU with a 0-d weight and inputs of rank 0-6; pooling and convolutions with one-element
+padding/stride tuples (torch repeats them over every dim), pooling with an empty stride and on
+unbatched inputs.
 """
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from conftest import Wrap2, check, rand
+from conftest import Wrap, Wrap2, check, rand
 
 
 def kinked(*shape: int) -> torch.Tensor:
@@ -28,3 +32,66 @@ def kinked(*shape: int) -> torch.Tensor:
 def test_prelu_weight_and_input_ranks(x_shape: tuple[int, ...], w_shape: tuple[int, ...]) -> None:
     w = rand(*w_shape) if w_shape else torch.tensor(0.3, dtype=torch.float64)
     check(Wrap2(lambda s, x, a: F.prelu(x, a)), kinked(*x_shape), w)
+
+
+# --- pooling: torch expands one-element tuples over every spatial dim; stride () means the kernel ---
+
+POOL_ARGS = [
+    # (kernel, stride, padding): the OpInfo avg_pool2d samples that took (1,) for two dims
+    ((3, 3), (1, 1), (1,)),
+    ((2, 2), (), (0,)),
+    ((4, 4), (2, 2), (2,)),
+    ((3, 3), (2,), 1),
+    (3, [], (1,)),
+]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", POOL_ARGS, ids=str)
+@pytest.mark.parametrize("shape", [(1, 2, 6, 6), (2, 6, 5)], ids=["batched", "unbatched"])
+def test_avg_pool2d_short_tuples(shape: tuple[int, ...], kernel: Any, stride: Any, padding: Any) -> None:
+    check(Wrap(lambda s, x: F.avg_pool2d(x, kernel, stride, padding, True, False)), rand(*shape))
+
+
+@pytest.mark.parametrize("count_include_pad, ceil_mode", [(True, False), (False, True)])
+@pytest.mark.parametrize("shape", [(2, 7), (1, 2, 7)], ids=["unbatched", "batched"])
+def test_avg_pool1d(shape: tuple[int, ...], count_include_pad: bool, ceil_mode: bool) -> None:
+    check(Wrap(lambda s, x: F.avg_pool1d(x, (3,), (2,), (1,), ceil_mode, count_include_pad)), rand(*shape))
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 4, 3), (1, 2, 4, 4, 3)], ids=["unbatched", "batched"])
+def test_avg_pool3d_short_tuples(shape: tuple[int, ...]) -> None:
+    check(Wrap(lambda s, x: F.avg_pool3d(x, (2, 2, 2), (), (1,), False, False, 3)), rand(*shape))
+
+
+@pytest.mark.parametrize("nsp, fn", [
+    (2, lambda x: F.max_pool2d(x, (3, 3), (), (1,))),
+    (2, lambda x: F.max_pool2d(x, 2, (1,), 0, (2,))),
+    (1, lambda x: F.max_pool1d(x, (3,), [], (1,), ceil_mode=True)),
+    (3, lambda x: F.max_pool3d(x, (2,), (1,), 0)),
+], ids=["2d-pad1", "2d-dil1", "1d-ceil", "3d-k1tuple"])
+@pytest.mark.parametrize("batched", [False, True], ids=["unbatched", "batched"])
+def test_max_pool_short_tuples(nsp: int, fn: Any, batched: bool) -> None:
+    shape = (1,) * batched + (2,) + (5,) * nsp
+    x = torch.randperm(torch.Size(shape).numel()).double().reshape(shape)  # distinct: no ties at the max
+    check(Wrap(lambda s, t: fn(t)), x)
+
+
+@pytest.mark.parametrize("f", [F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d],
+                         ids=["1d", "2d", "3d"])
+@pytest.mark.parametrize("batched", [False, True], ids=["unbatched", "batched"])
+def test_adaptive_avg_pool_unbatched(f: Any, batched: bool) -> None:
+    nsp = {F.adaptive_avg_pool1d: 1, F.adaptive_avg_pool2d: 2, F.adaptive_avg_pool3d: 3}[f]
+    x = rand(*((1,) * batched + (2,) + (5,) * nsp))
+    check(Wrap(lambda s, t: f(t, (3,) * nsp)), x)
+
+
+@pytest.mark.parametrize("transposed", [False, True], ids=["conv2d", "conv_transpose2d"])
+def test_conv2d_short_tuples(transposed: bool) -> None:
+    """Convolutions share ``tup``: stride (2,), padding (1,) mean (2, 2), (1, 1)."""
+    if transposed:
+        model = Wrap(lambda s, x: F.conv_transpose2d(x, s.c.weight, s.c.bias, (2,), (1,)),
+                     c=torch.nn.ConvTranspose2d(2, 3, 3).double())
+    else:
+        model = Wrap(lambda s, x: F.conv2d(x, s.c.weight, s.c.bias, (2,), (1,), (1,)),
+                     c=torch.nn.Conv2d(2, 3, 3).double())
+    check(model, rand(1, 2, 5, 4))
