@@ -89,11 +89,13 @@ def permuted(call: Call, x: Any, perm: Sequence[int]) -> sp.Expr:
 
 @rule("transpose_attr", functions=[getattr], latex=r"\operatorname{permute}")
 def transpose_attr(call: Call, input: Any, name: str) -> sp.Expr:
-    """y = x.T (all dims reversed) or x.mT (last two swapped); H, mH are the same for real x."""
-    if name not in ("T", "mT", "H", "mH"):
+    """y = x.T (all dims reversed) or x.mT (last two swapped); H, mH are the same for real x, and
+    x.real is x itself."""
+    if name not in ("T", "mT", "H", "mH", "real"):
         raise NotImplementedError(f"tensor attribute {name!r}")
     x = call.operand(input, "input", "x")
-    perm = list(range(x.ndim))[::-1] if name in ("T", "H") else [*range(x.ndim - 2), x.ndim - 1, x.ndim - 2]
+    perm = (list(range(x.ndim))[::-1] if name in ("T", "H") else list(range(x.ndim)) if name == "real"
+            else [*range(x.ndim - 2), x.ndim - 1, x.ndim - 2])
     return permuted(call, x, perm)
 
 

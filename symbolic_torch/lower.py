@@ -84,7 +84,7 @@ class SymbolicInterpreter(fx.Interpreter):
         self.values: dict[str, torch.Tensor] = {}
         self.lowered: list[Lowered] = []
         self.rng_states: dict[str, torch.Tensor] = {}
-        self.tuples: dict[str, fx.Node] = {}
+        self.tuples: dict[str, tuple[fx.Node, list[int]]] = {}  # node → (tuple-valued op, its items)
         self.items: dict[str, tuple[str, Any]] = {}  # step → (tuple-valued node, item)
         self.buffers_before: dict[str, dict[str, torch.Tensor]] = {}
         self.start_rng_state = torch.random.get_rng_state()
@@ -119,19 +119,45 @@ class SymbolicInterpreter(fx.Interpreter):
             return str(node.target)
         return node.name
 
+    def _tuple_read(self, n: fx.Node) -> tuple[fx.Node, int] | list[int] | None:
+        """What ``n`` reads of a tuple-valued op: ``(op, item)`` for one item (``t[k]``, ``t.values``),
+        the op's item numbers for a slice (``t[:2]``), None when ``n`` reads no such tuple."""
+        if n.op != "call_function" or len(n.args) != 2 or not isinstance(n.args[0], fx.Node):
+            return None
+        base, key = n.args
+        if base.name not in self.tuples:
+            return None
+        src, items = self.tuples[base.name]
+        if n.target is getattr and isinstance(key, str):  # named fields: torch.max(x, 1).values
+            fields = getattr(type(self.env[base]), "__match_args__", ())
+            if key not in fields:
+                return None
+            key = fields.index(key)
+        elif n.target is not operator.getitem:
+            return None
+        if isinstance(key, slice):
+            return items[key]
+        if isinstance(key, int) and -len(items) <= key < len(items):
+            return src, items[key]
+        return None
+
     def _lower(self, n: fx.Node, result: Any) -> None:
         src, item = n, None
-        if (n.op == "call_function" and n.target is operator.getitem and isinstance(n.args[0], fx.Node)
-                and n.args[0].name in self.tuples):
-            src, item = n.args[0], n.args[1]  # one item of a tuple-valued op: lowered as that op
+        read = self._tuple_read(n)
+        if isinstance(read, list):  # a slice of a tuple: still the same op's items
+            self.tuples[n.name] = (self.tuples[n.args[0].name][0], read)
+            self.differentiable[n.name] = True
+            return
+        if read is not None:
+            src, item = read  # one item of a tuple-valued op: lowered as that op
         module = self.module.get_submodule(str(src.target)) if src.op == "call_module" else None
         diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
-        if registry.is_constant(src.op, src.target):
-            diff_in = False
+        if registry.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data"):
+            diff_in = False  # x.data is x cut off from the graph, like x.detach()
         if module is not None:
             diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
         if diff_in and item is None and _floating_tuple(result):
-            self.tuples[n.name] = n  # each item becomes a step where a getitem reads it
+            self.tuples[n.name] = (n, list(range(len(result))))  # each item becomes a step where a getitem reads it
             self.differentiable[n.name] = True
             return
         if diff_in and _complex(result):

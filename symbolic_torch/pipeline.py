@@ -60,7 +60,7 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
                                 "outputs": outputs, "differentiable": interp.differentiable,
                     "env": {n.name: v for n, v in interp.env.items()},
                     "rng": interp.rng_states, "rng_start": interp.start_rng_state,
-                    "items": interp.items})
+                    "items": interp.items, "model": model, "loss": loss})
     for k, s in enumerate(steps):
         object.__setattr__(s, "derivation", d)
     if verify:

@@ -7,6 +7,10 @@ Three kinds of check, all from the formulas (never from autograd's numbers):
   step's output, against autograd's vector–Jacobian product of that node alone;
 - per model input and parameter: the gradient chained through all formulas
   (``Derivation.gradient_values``) against ``torch.autograd.grad`` of the model.
+
+The reference is the model itself, run again, not only the graph captured from it: the
+model's outputs are compared with the run's (``output`` rows), so that a capture that
+computes something else (an in-place write through a view, say) cannot pass.
 """
 from __future__ import annotations
 
@@ -49,19 +53,24 @@ class VerificationReport:
 
     rows: list[Row] = field(default_factory=list)
     step_rows: list[Row] = field(default_factory=list)
+    output_rows: list[Row] = field(default_factory=list)  # the run's outputs against the model's
+
+    @property
+    def all_rows(self) -> list[Row]:
+        return self.rows + self.step_rows + self.output_rows
 
     @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.rows + self.step_rows)
+        return all(r.ok for r in self.all_rows)
 
     @property
     def max_abs_error(self) -> float:
-        errs = [r.max_abs_error for r in self.rows + self.step_rows]
+        errs = [r.max_abs_error for r in self.all_rows]
         return max(errs) if errs else 0.0
 
     @property
     def failures(self) -> list[Row]:
-        return [r for r in self.rows + self.step_rows if not r.ok]
+        return [r for r in self.all_rows if not r.ok]
 
     def step_status(self, step: str, key: str) -> str:
         for r in self.step_rows:
@@ -80,6 +89,9 @@ class VerificationReport:
         head = "verification: " + ("all derived gradients agree with autograd" if self.ok
                                    else f"{len(self.failures)} check(s) FAILED")
         parts = [head, self.table()]
+        bad_outputs = [r for r in self.output_rows if not r.ok]
+        if bad_outputs:
+            parts += ["the captured graph's outputs differ from the model's:", self.table(bad_outputs)]
         bad_steps = [r for r in self.step_rows if not r.ok]
         if bad_steps:
             parts += ["failed step formulas:", self.table(bad_steps)]
@@ -114,8 +126,14 @@ def compare(kind: str, name: str, key: str, got: torch.Tensor, ref: torch.Tensor
 def verify(d: "Derivation", atol: float | None = None, rtol: float | None = None) -> VerificationReport:
     """Check every formula of ``d`` against autograd (see module doc)."""
     ref = _reference(d)
+    model = _model_reference(d)
     report = VerificationReport()
     dtype = _dtype(d)
+    if model is not None:
+        for name, got in model["outputs"].items():
+            report.output_rows.append(compare("output", name, "forward", d.values[name], got,
+                                              d.values[name].dtype, atol, rtol))
+        ref["grads"] = {**ref["grads"], **model["grads"]}
     for step in d.steps:
         out_dtype = d.values[step.output].dtype
         report.step_rows.append(_forward_row(step, d, out_dtype, atol, rtol))
@@ -166,17 +184,24 @@ class _Recorder(fx.Interpreter):
         return out
 
 
-def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
+def _fresh_inputs(d: "Derivation") -> tuple[list[Any], dict[str, torch.Tensor]]:
+    """The run's inputs again, the differentiable ones as new leaves (by placeholder name)."""
     gm: fx.GraphModule = d.meta["gm"]
     diff = d.meta["differentiable"]
     names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
-    leaves = {}
-    args = []
+    leaves: dict[str, torch.Tensor] = {}
+    args: list[Any] = []
     for name, x in zip(names, d.meta["run_inputs"]):
         if isinstance(x, torch.Tensor) and diff.get(name, False):
             x = x.detach().clone().requires_grad_(True)
             leaves[name] = x
         args.append(x)
+    return args, leaves
+
+
+def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
+    gm: fx.GraphModule = d.meta["gm"]
+    args, leaves = _fresh_inputs(d)
     rec = _Recorder(gm)
     saved = torch.random.get_rng_state()
     buffers = _snapshot(gm)
@@ -189,6 +214,49 @@ def _reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]]:
     finally:
         torch.random.set_rng_state(saved)
         _restore(gm, buffers)  # re-running must not move running statistics again
+
+
+def _model_reference(d: "Derivation") -> dict[str, dict[str, torch.Tensor]] | None:
+    """The model itself (and loss) run again on the inputs: its outputs and its gradients
+    (seeded like the run) with respect to the inputs and parameters. None when the model's
+    outputs cannot be paired with the graph's (e.g. a dict of outputs)."""
+    model, loss = d.meta.get("model"), d.meta.get("loss")
+    if model is None:
+        return None
+    gm: fx.GraphModule = d.meta["gm"]
+    args, leaves = _fresh_inputs(d)
+    mod = model if isinstance(model, torch.nn.Module) else None
+    by_id = {id(p): n for n, p in (mod.named_parameters() if mod is not None else ())}
+    params = {n: p for n, p in gm.named_parameters() if n in d.param_names and id(p) in by_id}
+    saved = torch.random.get_rng_state()
+    buffers = {k: b.detach().clone() for k, b in mod.named_buffers()} if mod is not None else {}
+    try:
+        torch.random.set_rng_state(d.meta["rng_start"])
+        with torch.enable_grad():
+            out = model(*args[: len(args) - (loss is not None)])
+            if loss is not None:
+                out = loss(out, args[-1])
+        outs = [t for t in torch.utils._pytree.tree_leaves(out) if isinstance(t, torch.Tensor)]
+        names_out = d.meta["outputs"]
+        if len(outs) != len(names_out) or any(tuple(t.shape) != tuple(d.values[n].shape)
+                                              for t, n in zip(outs, names_out)):
+            return None
+        pairs = [(t, d.meta["seeds"][n].to(t.dtype)) for t, n in zip(outs, names_out) if t.requires_grad]
+        wrt = {**leaves, **params}
+        try:
+            grads = (torch.autograd.grad([t for t, _ in pairs], list(wrt.values()), [g for _, g in pairs],
+                                         allow_unused=True) if pairs and wrt else [None] * len(wrt))
+        except RuntimeError:  # autograd refuses the model itself (an in-place op on a saved tensor)
+            grads = [None] * len(wrt)  # the captured graph's autograd stays the reference
+        return {"outputs": {n: t.detach() for n, t in zip(names_out, outs)},
+                "grads": {k: g for k, g in zip(wrt, grads) if g is not None}}
+    finally:
+        torch.random.set_rng_state(saved)
+        if mod is not None:
+            with torch.no_grad():
+                for k, b in mod.named_buffers():
+                    if k in buffers:
+                        b.copy_(buffers[k])
 
 
 def _reference_grads(d: "Derivation", gm: fx.GraphModule, rec: "_Recorder",

@@ -128,3 +128,112 @@ def test_complex_outputs_are_unsupported_not_wrong() -> None:
         return torch.fft.rfft(x).abs()
     with pytest.raises(UnsupportedOpError, match="complex"):
         st.derive(f, torch.randn(8, dtype=torch.float64))
+
+
+def _autograd(f, x: torch.Tensor, g: torch.Tensor) -> torch.Tensor:  # type: ignore[no-untyped-def]
+    leaf = x.detach().clone().requires_grad_(True)
+    (grad,) = torch.autograd.grad(f(leaf), leaf, g)
+    return grad
+
+
+def _inplace_then_read(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y.add_(1)  # the result is unused: later steps must read the overwritten y
+    return y * y
+
+
+def _relu_function_inplace(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    torch.relu_(y)
+    return y * 3
+
+
+def _functional_inplace_kwarg(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    F.relu(y, inplace=True)
+    return y * x
+
+
+def _chain_of_inplace(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y.mul_(2).add_(1)
+    y.tanh_()
+    return y * x
+
+
+def _autograd_refuses(x: torch.Tensor) -> torch.Tensor:
+    y = x.sigmoid()
+    y.mul_(2)  # autograd cannot differentiate this (sigmoid saved its output); we can
+    return y * x
+
+
+def test_model_that_autograd_refuses_still_verifies_against_the_graph() -> None:
+    x = torch.randn(4, 3, dtype=torch.float64)
+    g = torch.randn(4, 3, dtype=torch.float64)
+    d = st.derive(_autograd_refuses, x, grad_output=g)
+    assert d.report is not None and d.report.ok and d.report.output_rows
+    torch.testing.assert_close(d.gradient_values()["x"], _autograd(lambda x: x.sigmoid() * 2 * x, x, g),
+                               rtol=0, atol=1e-10)
+
+
+def _zero_and_fill(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y.zero_()
+    z = x * 1.5
+    z.fill_(3)
+    return y + z * x
+
+
+def _write_through_select(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y[0].mul_(3)  # y[0] is a view: y changes too
+    return y * x
+
+
+def _write_through_view(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y.view(-1).mul_(3)
+    return y * x
+
+
+def _setitem(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y[1] = 0
+    return y * x
+
+
+@pytest.mark.parametrize("f", [_inplace_then_read, _relu_function_inplace, _functional_inplace_kwarg,
+                               _chain_of_inplace, _zero_and_fill, _write_through_select,
+                               _write_through_view, _setitem])
+def test_inplace_ops_mean_what_they_mean(f) -> None:  # type: ignore[no-untyped-def]
+    x = torch.randn(4, 3, dtype=torch.float64)
+    g = torch.randn(4, 3, dtype=torch.float64)
+    d = st.derive(f, x, grad_output=g)
+    assert d.report is not None and d.report.ok and d.report.output_rows
+    torch.testing.assert_close(d.values[d.outputs[0]], f(x.clone()), rtol=0, atol=1e-12)
+    torch.testing.assert_close(d.gradient_values()["x"], _autograd(f, x, g), rtol=0, atol=1e-10)
+
+
+def test_verify_compares_the_captured_graph_with_the_model() -> None:
+    x = torch.randn(4, 3, dtype=torch.float64)
+    d = st.derive(lambda x: x * 2, x, verify=False)
+    d.meta["model"] = lambda x: x * 3  # as if capture had recorded something else
+    report = d.verify()
+    assert not report.ok
+    assert {r.kind for r in report.failures} == {"output", "tensor"}
+    assert "differ from the model's" in str(report)
+
+
+def _tuple_reads(x: torch.Tensor) -> torch.Tensor:
+    first = torch.split(x, 1)[:2][0]  # a slice of a tuple, then an item
+    last = torch.split(x, 2)[-1]
+    return torch.max(x, 1).values * first.sum() + last.sum() + torch.sort(x, 1).values[:, :1].sum()
+
+
+@pytest.mark.parametrize("f", [_tuple_reads, lambda x: x.data * x, lambda x: x.real * x.T.T])
+def test_tuple_items_fields_and_tensor_attributes(f) -> None:  # type: ignore[no-untyped-def]
+    x = torch.randn(4, 3, dtype=torch.float64)
+    g = torch.randn_like(f(x))
+    d = st.derive(f, x, grad_output=g)
+    assert d.report is not None and d.report.ok
+    torch.testing.assert_close(d.gradient_values()["x"], _autograd(f, x, g), rtol=0, atol=1e-10)
