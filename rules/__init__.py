@@ -18,3 +18,4 @@ from . import selection  # noqa: F401,E402  (sort, topk, kthvalue, median, mode,
 from . import calculus, distances  # noqa: F401,E402  (diff, trapezoid, tril/triu; cdist, pdist, normalize, cross, …)
 from . import activations_extra  # noqa: F401,E402  (hardtanh relu6 threshold hard/soft/tanhshrink celu selu rrelu glu)
 from . import losses_extra  # noqa: F401,E402  (l1, smooth l1, huber, soft margin, kl, bce, poisson nll, ranking, hinge)
+from . import unpooling  # noqa: F401,E402  (max_unpool1d/2d/3d, duplicate indices as torch computes them)

@@ -103,11 +103,9 @@ entry("masked_scatter", torch.masked_scatter, "y = x where the mask is off, src'
       [torch.masked_scatter], ["masked_scatter"])
 entry("index_fill", torch.index_fill, "y = x with rows I along dim set to a value.", [torch.index_fill], ["index_fill"])
 entry("fill", torch.fill, "y = the value everywhere.", [torch.fill], ["fill"])
-# padding, patches, unpooling, shifts, strided views
+# padding, patches, shifts, strided views (max unpooling: unpooling.py)
 entry("constant_pad_nd", torch.constant_pad_nd, "y = x inside, the value in the padding.", [torch.constant_pad_nd], [])
 entry("im2col", F.unfold, "y[n, c·k + p, l] = x[n, c, window l's p-th cell] (0 in the padding).", [F.unfold], [])
-for _k, _f in enumerate([F.max_unpool1d, F.max_unpool2d, F.max_unpool3d]):
-    entry(f"max_unpool{_k + 1}d", _f, "y[…, I[…i…]] = x[…i…], 0 elsewhere (I: the pooling's indices).", [_f], [])
 entry("fftshift", torch.fft.fftshift, "y = x rolled by half its size along the dims.", [torch.fft.fftshift], [])
 entry("ifftshift", torch.fft.ifftshift, "y = x rolled back by half its size along the dims.", [torch.fft.ifftshift], [])
 entry("put", torch.put, "y = x with y_flat[I[k]] = src[k].", [torch.put], ["put"])
