@@ -62,6 +62,8 @@ def evaluate(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -
     """
     env = {k: v.detach().to(torch.float64) for k, v in env.items()}
     free = list(free)
+    if any(hi < lo for _, lo, hi in free):  # an empty output: nothing to evaluate
+        return torch.zeros([max(hi - lo + 1, 0) for _, lo, hi in free], dtype=torch.float64)
     cost = math.prod(hi - lo + 1 for _, lo, hi in free) * _inner_size(expr)
     if cost > GRID_LIMIT and free:
         k = max(range(len(free)), key=lambda j: free[j][2] - free[j][1])
@@ -120,6 +122,8 @@ def _indexed(e: sp.Indexed, g: _Grid) -> torch.Tensor:
     if t.dim() == 0:
         return g.scalar(0.0) + t
     pos = torch.broadcast_tensors(*[_ev(i, g).to(torch.float64) for i in e.indices])
+    if t.numel() == 0:  # an empty tensor: every read is outside it, hence 0
+        return torch.zeros(pos[0].shape, dtype=torch.float64)
     valid = torch.ones(pos[0].shape, dtype=torch.bool)
     flat = torch.zeros(pos[0].shape, dtype=torch.long)
     for p, size, stride in zip(pos, t.shape, t.stride()):
@@ -202,15 +206,24 @@ def _window(e: WindowMax | WindowArgmax, g: _Grid) -> tuple[torch.Tensor, list[i
     return body, list(range(g.ndim, inner.ndim)), inner
 
 
+def _cells(body: torch.Tensor, g: _Grid) -> torch.Tensor:
+    """``body`` with its window axes (those past ``g``'s) flattened into one (sizes explicit: empty works)."""
+    return body.reshape(list(body.shape[: g.ndim]) + [math.prod(body.shape[g.ndim:])])
+
+
 def _window_max(e: WindowMax, g: _Grid) -> torch.Tensor:
     body, dims, _ = _window(e, g)
-    flat = body.reshape(list(body.shape[: g.ndim]) + [-1])
+    flat = _cells(body, g)
+    if flat.shape[-1] == 0:  # a window without cells: the max of nothing, −∞ like a padding cell
+        return torch.full(flat.shape[:-1], -torch.inf, dtype=torch.float64)
     return flat.max(dim=-1).values
 
 
 def _window_argmax(e: WindowArgmax, g: _Grid) -> torch.Tensor:
     body, dims, inner = _window(e, g)
-    flat = body.reshape(list(body.shape[: g.ndim]) + [-1])
+    flat = _cells(body, g)
+    if flat.shape[-1] == 0:  # no cell to be the argmax
+        return torch.zeros(flat.shape[:-1], dtype=torch.float64)
     nan_first = torch.where(torch.isnan(flat), torch.inf, flat)  # torch picks a NaN when present
     best = nan_first.argmax(dim=-1).to(torch.float64)
     chosen = g.scalar(0.0)

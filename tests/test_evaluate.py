@@ -231,6 +231,44 @@ def test_window_argmax_gives_max_pool_gradient(sign: int) -> None:
     assert same(got, ref)
 
 
+# --- empty outputs, empty tensors, empty windows ---------------------------------------------------
+
+EMPTY_CASES = [
+    x[n, i] * 2,
+    sp.Sum(x[n, k], (k, 0, 3)),
+    WindowMax(x[n, 2 * i + p], sp.Tuple(p, 0, 1)),
+    WindowMax(x[n, 2 * i + p - 1], sp.Tuple(p, 0, 2), sp.And(2 * i + p - 1 >= 0, 2 * i + p - 1 <= 3)),
+]
+
+
+@pytest.mark.parametrize("expr", EMPTY_CASES + [argmax_of(EMPTY_CASES[2])], ids=["read", "sum", "max", "guard", "argmax"])
+def test_an_empty_output_evaluates_to_an_empty_tensor(expr: sp.Expr) -> None:
+    """A free range without values (a batch of 0) gives a tensor with a 0-size axis, not an error."""
+    free = [(n, 0, -1), (i, 0, 1)] + ([(p, 0, 1)] if isinstance(expr, WindowArgmax) else [])
+    got = evaluate(expr, {"x": rand(0, 4)}, free)
+    assert got.shape == (0, 2) + ((2,) if isinstance(expr, WindowArgmax) else ())
+    assert got.dtype == torch.float64
+
+
+def test_window_handlers_on_a_grid_with_an_empty_axis() -> None:
+    """The handlers themselves (under a Sum or a gradient, not only at the top) reshape 0 elements."""
+    grid = E._Grid({"x": rand(0, 4)}).bind(n, 0, -1).bind(i, 0, 1)
+    pooled = WindowMax(x[n, 2 * i + p], sp.Tuple(p, 0, 1))
+    assert E._ev(pooled, grid).shape == (0, 2)
+    assert E._ev(argmax_of(pooled), grid.bind(p, 0, 1)).numel() == 0
+
+
+def test_a_window_without_cells_is_minus_infinity_and_has_no_argmax() -> None:
+    pooled = WindowMax(x[i + p], sp.Tuple(p, 0, -1))
+    assert evaluate(pooled, {"x": rand(3)}, [(i, 0, 2)]).tolist() == [-math.inf] * 3
+    assert evaluate(argmax_of(pooled), {"x": rand(3)}, [(i, 0, 2), (p, 0, 0)]).tolist() == [[0.0]] * 3
+
+
+def test_reads_of_an_empty_tensor_are_zero() -> None:
+    """Padding an empty tensor: every read falls outside it."""
+    assert same(evaluate(x[i, j - 1], {"x": torch.zeros(2, 0)}, [(i, 0, 1), (j, 0, 1)]), torch.zeros(2, 2))
+
+
 # --- chunking -------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("limit", [1, 7, 64])
