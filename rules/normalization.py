@@ -76,17 +76,30 @@ def standardize(call: Call, x: Operand, mu: sp.Expr, sigma2: sp.Expr, eps: float
     return (x[call.out_indices] - mu) / sp.sqrt(sigma2 + call.scalar(eps))
 
 
+def spatial_names(k: int) -> list[str]:
+    """Index names of ``k`` trailing (normalized or spatial) dims: i, j, l; i0, i1, … past three."""
+    return list(SPATIAL[:k]) if k <= len(SPATIAL) else [f"i{a}" for a in range(k)]
+
+
 def channel_layout(call: Call, x: Operand, batched: bool = True) -> tuple[sp.Symbol, ...]:
     """Output indices (n, c, i, j, l) for an (N, C, *) input, (c, i, …) when unbatched."""
     lead = ["n", "c"] if batched else ["c"]
-    return call.out(*(lead + list(SPATIAL[: x.ndim - len(lead)])))
+    return call.out(*(lead + spatial_names(x.ndim - len(lead))))
 
 
 # ---------------------------------------------------------------- batch norm
 def batch_norm_formula(call: Call, x: Operand, mean: Operand | None, var: Operand | None,
                        weight: Operand | None, bias: Operand | None, eps: float) -> sp.Expr:
-    """y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c: batch statistics when ``mean`` is None, else running ones."""
+    """y = (x − μ_c)/√(σ²_c + ε)·γ_c + β_c: batch statistics when ``mean`` is None, else running ones.
+
+    An empty input is torch's own case: no statistics, y = x (·γ_c + β_c), and a 1-d input,
+    which torch takes only when it is empty (it has no channel dim), is returned as it is.
+    """
+    if x.ndim < 2:
+        return x[call.default_out()]
     idx = channel_layout(call, x)
+    if x.value.numel() == 0:
+        return affine(call, x[idx], weight, bias, (idx[1],))
     c = idx[1]
     if mean is None:
         reduced = [(a, x.shape[a], 0) for a in range(x.ndim) if a != 1]
@@ -138,7 +151,7 @@ def batch_norm_module(call: Call, input: Any) -> sp.Expr:
     mean = None if batch_stats else call.param("running_mean", "mu")
     var = None if batch_stats else call.param("running_var", "var")
     rhs = batch_norm_formula(call, x, mean, var, weight, bias, m.eps)
-    if m.training and m.running_mean is not None:
+    if m.training and m.running_mean is not None and x.value.numel():  # an empty batch leaves them as they are
         after = {k: getattr(m, k).detach().clone() for k in ("running_mean", "running_var")}
         before = getattr(call, "buffers_before", None)  # the buffers before the run, where lowering kept them
         running_update(call, x, m.momentum, int(m.num_batches_tracked), before, after)
@@ -186,7 +199,7 @@ def layer_norm_formula(call: Call, x: Operand, shape: Sequence[int], weight: Ope
                        bias: Operand | None, eps: float) -> sp.Expr:
     """y = (x − μ)/√(σ² + ε)·γ + β, statistics over the last len(shape) dims."""
     k = len(tuple(shape))
-    idx = call.out(*names(x.ndim, SPATIAL[:k] if k <= 3 else [f"i{a}" for a in range(k)]))
+    idx = call.out(*names(x.ndim, spatial_names(k)))
     reduced = [(a, x.shape[a], 0) for a in range(x.ndim - k, x.ndim)]
     mu, sigma2 = moments(call, x, reduced)
     return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, idx[x.ndim - k:])

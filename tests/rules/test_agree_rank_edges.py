@@ -2,7 +2,7 @@
 
 PReLU with a 0-d weight and inputs of rank 0-6; pooling and convolutions with one-element
 padding/stride tuples (torch repeats them over every dim), pooling with an empty stride and on
-unbatched inputs.
+unbatched inputs; batch_norm on empty inputs (a 1-d one included) and on inputs past 5-d.
 """
 from __future__ import annotations
 
@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import torch
 import torch.nn.functional as F
+
+from torch import nn
 
 from conftest import Wrap, Wrap2, check, rand
 
@@ -95,3 +97,34 @@ def test_conv2d_short_tuples(transposed: bool) -> None:
         model = Wrap(lambda s, x: F.conv2d(x, s.c.weight, s.c.bias, (2,), (1,), (1,)),
                      c=torch.nn.Conv2d(2, 3, 3).double())
     check(model, rand(1, 2, 5, 4))
+
+
+# --- batch_norm: an empty input (1-d (0,) included) is returned as it is ----------------------------
+
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("shape", [(0,), (0, 3), (2, 0), (0, 2, 3)], ids=str)
+def test_batch_norm_empty(shape: tuple[int, ...], training: bool) -> None:
+    c = shape[1] if len(shape) > 1 else 0
+    mean, var = torch.zeros(c, dtype=torch.float64), torch.ones(c, dtype=torch.float64)
+    check(Wrap(lambda s, x: F.batch_norm(x, mean, var, None, None, training)), rand(*shape))
+
+
+def test_batch_norm_empty_affine() -> None:
+    model = Wrap(lambda s, x: F.batch_norm(x, None, None, s.n.weight, s.n.bias, True), n=nn.BatchNorm1d(3).double())
+    check(model, rand(0, 3))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_batch_norm_module_empty_batch(train: bool) -> None:
+    m = nn.BatchNorm1d(3).double().train(train)
+    d = check(nn.Sequential(m), rand(0, 3))
+    assert not d.steps[0].notes  # torch leaves the running statistics as they are
+    assert torch.equal(m.running_mean, torch.zeros(3, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_6d(training: bool) -> None:
+    torch.manual_seed(2)
+    mean, var = rand(2), rand(2, positive=True)
+    check(Wrap(lambda s, x: F.batch_norm(x, mean, var, s.n.weight, s.n.bias, training),
+               n=nn.BatchNorm1d(2).double()), rand(2, 2, 2, 1, 2, 2))
