@@ -2,7 +2,9 @@
 
 For each padded dim of size L with left pad p the output position i reads s = i − p:
 constant mode reads x[s] (outside reads are 0; another value is a Piecewise), reflect reads
-x[L−1 − |L−1 − |s||], replicate x[min(max(s, 0), L−1)], circular x[s mod L].
+x[L−1 − |L−1 − |s||], replicate x[min(max(s, 0), L−1)], circular x[s mod L]. A negative
+circular pad crops first, as torch does, and the wrap stays inside what is left: with a cells
+cropped on the left and L' kept, circular reads x[a + (s − a) mod L'].
 """
 from __future__ import annotations
 
@@ -20,14 +22,21 @@ from ._vocab import names
 SPATIAL = "ijl"
 
 
-def source(mode: str, s: sp.Expr, size: int) -> sp.Expr:
-    """The input position that output position ``s`` (already shifted by the left pad) reads."""
+def source(mode: str, s: sp.Expr, size: int, left: int = 0, right: int = 0) -> sp.Expr:
+    """The input position that output position ``s`` (already shifted by the left pad) reads.
+
+    ``left``, ``right``: the dim's pads; circular mode wraps within the cells negative pads keep.
+    """
     if mode == "reflect":
         return (size - 1) - sp.Abs((size - 1) - sp.Abs(s))
     if mode == "replicate":
         return sp.Min(sp.Max(s, 0), size - 1)
     if mode == "circular":
-        return sp.Mod(s, size)
+        cut = max(-left, 0)
+        kept = size - cut - max(-right, 0)
+        if max(left, right) > kept:  # torch copies overlapping slices then (or refuses): no single formula
+            raise NotImplementedError(f"circular pad {max(left, right)} wraps more than once around {kept} kept cells")
+        return cut + sp.Mod(s - cut, kept)
     return s
 
 
@@ -44,7 +53,7 @@ def pad_formula(call: Call, input: Any, pad: Sequence[int], mode: str = "constan
     for k in range(npad):
         d = x.ndim - 1 - k
         s = idx[d] - pad[2 * k]
-        pos[d] = source(mode, s, x.shape[d])
+        pos[d] = source(mode, s, x.shape[d], pad[2 * k], pad[2 * k + 1])
         inside += [s >= 0, s <= x.shape[d] - 1]
     read = x[tuple(pos)]
     if mode != "constant" or not value:
