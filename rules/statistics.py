@@ -158,8 +158,9 @@ def _nan_free(call: Call, x: Operand, read: tuple[Any, ...]) -> tuple[sp.Expr, s
     nan = torch.isnan(x.value)
     if not bool(nan.any()):
         return x[read], None
+    from symbolic_torch.primitives import Iverson
     m = call.operand(nan, "nan_mask", "m")[read]
-    return sp.Piecewise((0, sp.Ne(m, 0)), (x[read], True)), m
+    return Iverson(sp.Eq(m, 0)) * x[read], m
 
 
 @rule("nansum", functions=[torch.nansum], methods=["nansum"], latex=r"\sum")

@@ -164,9 +164,14 @@ def _mul(e: sp.Mul, g: _Grid) -> torch.Tensor:
     c, rest = e.as_coeff_Mul()
     if c.is_Rational and c.q != 1:  # (p·x)/q is exact where the result is an integer; x·(p/q) is not
         return _ev(rest, g) * int(c.p) / int(c.q)
-    out = _ev(e.args[0], g)
-    for a in e.args[1:]:
+    gates = [a for a in e.args if isinstance(a, Iverson)]
+    factors = [a for a in e.args if not isinstance(a, Iverson)]
+    out = _ev(factors[0], g) if factors else g.scalar(1.0)
+    for a in factors[1:]:
         out = out * _ev(a, g)
+    for a in gates:  # a false [cond] absorbs NaN ([x not NaN]·x is 0 where x is NaN), not ±inf: 0·inf = NaN
+        off = torch.where(torch.isinf(out), torch.full((), math.nan, dtype=out.dtype), 0.0)
+        out = torch.where(_ev(a.args[0], g), out, off.to(out.dtype))
     return out
 
 

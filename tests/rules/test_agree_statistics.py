@@ -8,6 +8,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import symbolic_torch as st
+
 from conftest import check, rand
 
 CASES: list[tuple[str, Callable[..., Any], Callable[[], torch.Tensor]]] = [
@@ -61,6 +63,22 @@ def test_nan_cells_are_skipped() -> None:
     x[1] = float("nan")
     for f in (torch.nansum, torch.nanmean):
         check(lambda t: f(t), x)
+
+
+@pytest.mark.parametrize("dim", [1, 0, (0, 1)])
+@pytest.mark.parametrize("f", [torch.nansum, torch.nanmean], ids=["nansum", "nanmean"])
+def test_nan_reductions_along_dims_with_an_all_nan_row(f: Callable[..., Any], dim: Any) -> None:
+    """A NaN read under a false [m = 0] is 0 (forward); ḡ/0 under it stays NaN, as in torch's backward."""
+    x = rand(3, 4)
+    x[0, 1] = float("nan")
+    x[2, :] = float("nan")
+    g = torch.randn(f(x, dim).shape, dtype=torch.float64)
+    d = st.derive(lambda t: f(t, dim), x, grad_output=g)
+    assert d.report is not None and d.report.ok, str(d.report)
+    leaf = x.clone().requires_grad_(True)
+    (ref,) = torch.autograd.grad(f(leaf, dim), leaf, g)
+    torch.testing.assert_close(d.gradient_values()["t"], ref, rtol=0, atol=1e-12, equal_nan=True)
+    torch.testing.assert_close(d.values[d.outputs[0]], f(x, dim), rtol=0, atol=1e-12, equal_nan=True)
 
 
 def test_logsumexp_shift_is_a_constant() -> None:
