@@ -15,7 +15,7 @@ from symbolic_torch.call import Call, Operand
 from symbolic_torch.primitives import Iverson
 from symbolic_torch.registry import rule
 
-from .convolution import KERNEL, OUT, tup
+from .convolution import KERNEL, OUT, function_operands, module_operands, tup
 
 
 def conv_transpose_formula(call: Call, x: Operand, w: Operand, b: Operand | None, stride: Any, padding: Any,
@@ -48,11 +48,7 @@ def conv_transpose_formula(call: Call, x: Operand, w: Operand, b: Operand | None
 def conv_transpose_module(call: Call, input: Any, output_size: Any = None) -> sp.Expr:
     """y[n,o,i] = b[o] + Σ_c Σ_p [s | i + pad − d·p]·x[n,c,(i + pad − d·p)/s]·w[c,o,p]."""
     m = call.module
-    if m.padding_mode != "zeros":
-        raise NotImplementedError(f"padding_mode={m.padding_mode!r}")
-    x = call.operand(input, "input", "x")
-    w = call.param("weight", "w")
-    b = call.param("bias", "b")
+    x, w, b = module_operands(call, input)
     return conv_transpose_formula(call, x, w, b, m.stride, m.padding, m.dilation, m.groups)
 
 
@@ -62,7 +58,5 @@ def conv_transpose_function(call: Call, input: Any, weight: Any, bias: Any = Non
                             padding: Any = 0, output_padding: Any = 0, groups: int = 1,
                             dilation: Any = 1) -> sp.Expr:
     """y[n,o,i] = b[o] + Σ_c Σ_p [s | i + pad − d·p]·x[n,c,(i + pad − d·p)/s]·w[c,o,p]."""
-    x = call.operand(input, "input", "x")
-    w = call.operand(weight, "weight", "w")
-    b = call.operand(bias, "bias", "b") if bias is not None else None
+    x, w, b = function_operands(call, input, weight, bias)
     return conv_transpose_formula(call, x, w, b, stride, padding, dilation, groups)

@@ -7,7 +7,7 @@ import sympy as sp
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
+from symbolic_torch.call import Call, Operand
 from symbolic_torch.registry import rule
 
 OUT = "ijl"     # spatial output indices
@@ -48,15 +48,25 @@ def conv_formula(call: Call, x: Any, w: Any, b: Any, stride: Any, padding: Any,
     return body + (b[o] if b is not None else 0)
 
 
+def module_operands(call: Call, input: Any) -> tuple[Operand, Operand, Operand | None]:
+    """x and a (transposed) convolution module's w and b; only zero padding has a rule yet."""
+    mode = call.module.padding_mode
+    if mode != "zeros":
+        raise NotImplementedError(f"padding_mode={mode!r} (only 'zeros' has a rule yet)")
+    return call.operand(input, "input", "x"), call.param("weight", "w"), call.param("bias", "b")
+
+
+def function_operands(call: Call, input: Any, weight: Any, bias: Any) -> tuple[Operand, Operand, Operand | None]:
+    """x, w and b (None when absent) of a functional (transposed) convolution."""
+    x, w = call.operand(input, "input", "x"), call.operand(weight, "weight", "w")
+    return x, w, call.operand(bias, "bias", "b") if bias is not None else None
+
+
 @rule("conv", modules=[nn.Conv1d, nn.Conv2d, nn.Conv3d], latex=r"\operatorname{Conv}")
 def conv_module(call: Call, input: Any) -> sp.Expr:
     """y[n,o,i,j] = b[o] + Σ_c Σ_p Σ_q w[o,c,p,q]·x[n,c,s·i+d·p−pad,…]."""
     m = call.module
-    if m.padding_mode != "zeros":
-        raise NotImplementedError(f"padding_mode={m.padding_mode!r} (only 'zeros' has a rule yet)")
-    x = call.operand(input, "input", "x")
-    w = call.param("weight", "w")
-    b = call.param("bias", "b")
+    x, w, b = module_operands(call, input)
     return conv_formula(call, x, w, b, m.stride, m.padding, m.dilation, m.groups)
 
 
@@ -64,7 +74,5 @@ def conv_module(call: Call, input: Any) -> sp.Expr:
 def conv_function(call: Call, input: Any, weight: Any, bias: Any = None, stride: Any = 1,
                   padding: Any = 0, dilation: Any = 1, groups: int = 1) -> sp.Expr:
     """y[n,o,i,j] = b[o] + Σ_c Σ_p Σ_q w[o,c,p,q]·x[n,c,s·i+d·p−pad,…]."""
-    x = call.operand(input, "input", "x")
-    w = call.operand(weight, "weight", "w")
-    b = call.operand(bias, "bias", "b") if bias is not None else None
+    x, w, b = function_operands(call, input, weight, bias)
     return conv_formula(call, x, w, b, stride, padding, dilation, groups)

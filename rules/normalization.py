@@ -198,28 +198,12 @@ def operands(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any =
 def layer_norm_formula(call: Call, x: Operand, shape: Sequence[int], weight: Operand | None,
                        bias: Operand | None, eps: float) -> sp.Expr:
     """y = (x − μ)/√(σ² + ε)·γ + β, statistics over the last len(shape) dims."""
-    k = len(tuple(shape))
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    k = len(shape)
     idx = call.out(*names(x.ndim, spatial_names(k)))
     reduced = [(a, x.shape[a], 0) for a in range(x.ndim - k, x.ndim)]
     mu, sigma2 = moments(call, x, reduced)
     return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, idx[x.ndim - k:])
-
-
-@rule("layer_norm", modules=[nn.LayerNorm], latex=r"\operatorname{LayerNorm}")
-def layer_norm_module(call: Call, input: Any) -> sp.Expr:
-    """y[n,i] = (x[n,i] − μ_n)/√(σ²_n + ε)·γ_i + β_i, μ and σ² over the normalized dims."""
-    m = call.module
-    x, w, b = module_operands(call, input)
-    return layer_norm_formula(call, x, m.normalized_shape, w, b, m.eps)
-
-
-@rule("layer_norm_fn", functions=[F.layer_norm], latex=r"\operatorname{layer\_norm}")
-def layer_norm_function(call: Call, input: Any, normalized_shape: Any, weight: Any = None, bias: Any = None,
-                        eps: float = 1e-5, cudnn_enable: bool = False) -> sp.Expr:
-    """y[n,i] = (x[n,i] − μ_n)/√(σ²_n + ε)·γ_i + β_i."""
-    x, w, b, _, _ = operands(call, input, weight, bias)
-    shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
-    return layer_norm_formula(call, x, shape, w, b, eps)
 
 
 def group_norm_formula(call: Call, x: Operand, groups: int, weight: Operand | None, bias: Operand | None,
@@ -238,20 +222,34 @@ def group_norm_formula(call: Call, x: Operand, groups: int, weight: Operand | No
     return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, (c,))
 
 
-@rule("group_norm", modules=[nn.GroupNorm], latex=r"\operatorname{GroupNorm}")
-def group_norm_module(call: Call, input: Any) -> sp.Expr:
-    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,g})/√(σ²_{n,g} + ε)·γ_c + β_c, g = ⌊c/(C/G)⌋."""
-    m = call.module
-    x, w, b = module_operands(call, input)
-    return group_norm_formula(call, x, m.num_groups, w, b, m.eps)
+def affine_norm_rules(name: str, module: type, function: Any, setting: str, formula: Any,
+                      latex: tuple[str, str], doc: str) -> None:
+    """Register ``name`` (the module) and ``{name}_fn`` (the function) for ``formula(call, x, setting, γ, β, ε)``.
+
+    ``setting`` (``normalized_shape``, ``num_groups``) and ε are the module's attributes or the
+    function's arguments, in torch's order: input, setting, weight, bias, eps (ATen's cudnn flag after).
+    """
+    def module_impl(call: Call, input: Any) -> sp.Expr:
+        m = call.module
+        x, w, b = module_operands(call, input)
+        return formula(call, x, getattr(m, setting), w, b, m.eps)
+
+    def function_impl(call: Call, input: Any, *args: Any, **kwargs: Any) -> sp.Expr:
+        a = {**dict(zip((setting, "weight", "bias", "eps"), args)), **kwargs}
+        x, w, b, _, _ = operands(call, input, a.get("weight"), a.get("bias"))
+        return formula(call, x, a[setting], w, b, a.get("eps", 1e-5))
+
+    module_impl.__doc__ = function_impl.__doc__ = doc
+    rule(name, modules=[module], latex=latex[0])(module_impl)
+    rule(f"{name}_fn", functions=[function], latex=latex[1])(function_impl)
 
 
-@rule("group_norm_fn", functions=[F.group_norm], latex=r"\operatorname{group\_norm}")
-def group_norm_function(call: Call, input: Any, num_groups: int, weight: Any = None, bias: Any = None,
-                        eps: float = 1e-5, cudnn_enabled: bool = False) -> sp.Expr:
-    """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,g})/√(σ²_{n,g} + ε)·γ_c + β_c."""
-    x, w, b, _, _ = operands(call, input, weight, bias)
-    return group_norm_formula(call, x, num_groups, w, b, eps)
+affine_norm_rules("layer_norm", nn.LayerNorm, F.layer_norm, "normalized_shape", layer_norm_formula,
+                  (r"\operatorname{LayerNorm}", r"\operatorname{layer\_norm}"),
+                  "y[n,i] = (x[n,i] − μ_n)/√(σ²_n + ε)·γ_i + β_i, μ and σ² over the normalized dims.")
+affine_norm_rules("group_norm", nn.GroupNorm, F.group_norm, "num_groups", group_norm_formula,
+                  (r"\operatorname{GroupNorm}", r"\operatorname{group\_norm}"),
+                  "y[n,c,i,j] = (x[n,c,i,j] − μ_{n,g})/√(σ²_{n,g} + ε)·γ_c + β_c, g = ⌊c/(C/G)⌋.")
 
 
 @rule("instance_norm_fn", functions=[F.instance_norm], latex=r"\operatorname{instance\_norm}")

@@ -2,7 +2,8 @@
 
 PReLU with a 0-d weight and inputs of rank 0-6; pooling and convolutions with one-element
 padding/stride tuples (torch repeats them over every dim), pooling with an empty stride and on
-unbatched inputs; batch_norm on empty inputs (a 1-d one included) and on inputs past 5-d.
+unbatched inputs; batch_norm on empty inputs (a 1-d one included) and on inputs past 5-d;
+layer_norm/group_norm functions with keyword arguments.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import torch.nn.functional as F
 
 from torch import nn
 
+import symbolic_torch as st
 from conftest import Wrap, Wrap2, check, rand
 
 
@@ -128,3 +130,25 @@ def test_batch_norm_6d(training: bool) -> None:
     mean, var = rand(2), rand(2, positive=True)
     check(Wrap(lambda s, x: F.batch_norm(x, mean, var, s.n.weight, s.n.bias, training),
                n=nn.BatchNorm1d(2).double()), rand(2, 2, 2, 1, 2, 2))
+
+
+# --- layer_norm / group_norm functions: torch's arguments by position or by name ---------------------
+
+@pytest.mark.parametrize("f", [
+    lambda s, x: F.layer_norm(x, [3], s.n.weight, s.n.bias, 1e-3),
+    lambda s, x: F.layer_norm(x, normalized_shape=[3], weight=s.n.weight, eps=1e-3),
+    lambda s, x: F.layer_norm(x, (2, 3), bias=s.m.bias),
+    lambda s, x: F.group_norm(x, 1, s.g.weight, s.g.bias, 1e-3),
+    lambda s, x: F.group_norm(x, num_groups=2, weight=s.g.weight, eps=1e-2),  # bias alone: torch's backward fails
+], ids=["ln-positional", "ln-keywords", "ln-2d-bias", "gn-positional", "gn-keywords"])
+def test_norm_function_arguments(f: Any) -> None:
+    model = Wrap(f, n=nn.LayerNorm(3).double(), m=nn.LayerNorm([2, 3]).double(), g=nn.GroupNorm(2, 2).double())
+    with torch.no_grad():
+        for p in model.parameters():
+            p.uniform_(0.5, 1.5)
+    check(model, rand(2, 2, 3))
+
+
+def test_conv_module_padding_mode_not_covered() -> None:
+    with pytest.raises(st.UnsupportedOpError, match="padding_mode='reflect'"):
+        st.derive(nn.Sequential(nn.Conv1d(2, 2, 3, padding=1, padding_mode="reflect").double()), rand(1, 2, 5))
