@@ -33,7 +33,8 @@ def split(call: Call, input: Any, split_size_or_sections: Any, dim: int = 0, **k
     """y_k[…, i, …] = x[…, i + o_k, …]."""
     d = norm_dim(kw.get("dim", dim), input.ndim)
     fn = torch.tensor_split if "tensor_split" in call.target else torch.split
-    return _piece(call, input, list(fn(input.value, split_size_or_sections, d)), d, keep=True)
+    sections = getattr(split_size_or_sections, "value", split_size_or_sections)  # tensor_split takes a tensor too
+    return _piece(call, input, list(fn(input.value, sections, d)), d, keep=True)
 
 
 @rule("chunk", functions=[torch.chunk], methods=["chunk"], latex=r"\operatorname{chunk}", multi_output=True)

@@ -16,6 +16,9 @@ CASES: list[tuple[str, Callable[..., Any], Any]] = [
     ("chunk-method", lambda x: x.chunk(2)[0] + x.chunk(2)[1], (4, 3)),
     ("unbind", lambda x: x.unbind(1)[2] * x.unbind(1)[0], (3, 4)),
     ("tensor_split", lambda x: torch.tensor_split(x, 3, dim=0)[1].tanh(), (7, 2)),
+    ("tensor_split-index-tensor", lambda x: torch.tensor_split(x, torch.tensor([1, 3]), 1)[1] * 2, (2, 5)),
+    ("tensor_split-0d-tensor", lambda x: x.tensor_split(torch.tensor(2))[1].exp(), (5, 2)),
+    ("split-slice-of-items", lambda x: torch.split(x, 1)[1:][-1] * 3, (3, 2)),
     ("broadcast_tensors", lambda x, y: torch.broadcast_tensors(x, y)[0] * torch.broadcast_tensors(x, y)[1],
      ((2, 4), (3, 1, 4))),
 ]
