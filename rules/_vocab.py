@@ -7,7 +7,7 @@ import sympy as sp
 import torch
 
 from symbolic_torch.call import Call, Operand, TensorArg
-from symbolic_torch.registry import rule
+from symbolic_torch.registry import Tolerance, rule
 
 IGNORED = ("inplace", "out", "memory_format")
 BATCH = "ntsr"
@@ -25,7 +25,8 @@ def read(call: Call, v: Any, key: str, symbol: str) -> sp.Expr:
 
 
 def unary(name: str, f: Callable[..., sp.Expr], *, functions: Iterable[Any] = (),
-          methods: Iterable[str] = (), modules: Iterable[type] = (), latex: str | None = None) -> None:
+          methods: Iterable[str] = (), modules: Iterable[type] = (), latex: str | None = None,
+          tolerance: Tolerance | None = None) -> None:
     """Register an elementwise rule ``y[i…] = f(x[i…], call, *args, **kwargs)``.
 
     For a module call, ``f`` reads its hyperparameters from ``call.module``.
@@ -37,7 +38,7 @@ def unary(name: str, f: Callable[..., sp.Expr], *, functions: Iterable[Any] = ()
         call.default_out()
         return f(call.broadcast(x), call, *args, **kwargs)
     impl.__doc__ = f.__doc__
-    rule(name, functions=functions, methods=methods, modules=modules, latex=latex)(impl)
+    rule(name, functions=functions, methods=methods, modules=modules, latex=latex, tolerance=tolerance)(impl)
 
 
 def binary(name: str, f: Callable[..., sp.Expr], *, functions: Iterable[Any] = (),

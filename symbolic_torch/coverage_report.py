@@ -79,6 +79,11 @@ class OpRow:
         return out
 
 
+    def notes(self) -> list[tuple[str, int]]:
+        """What verified samples noted (a rule's documented tolerance), with their counts."""
+        return Counter(r.detail for r in self.results if r.status == VERIFIED and r.detail).most_common()
+
+
 def reason(r: SampleResult) -> str:
     """A short reason for a sample that did not verify (samples sharing it are grouped)."""
     if r.status == MISMATCH:
@@ -156,7 +161,7 @@ def markdown(table: Sequence[OpRow], command: str, settings: str, slowest: int =
               "|---|---|---|---|---|---|"]
     for row in table:
         status = "verified" if row.verified else ("—" if row.counted == 0 else "partial" if row.verified_samples else "no")
-        why = "; ".join(f"{k} ×{n}" for k, n in row.reasons())
+        why = "; ".join(f"{k} ×{n}" for k, n in row.reasons() + row.notes())
         lines.append(f"| {_cell(row.op)} | {row.tried} | {row.counted} | {row.verified_samples} | {status} | "
                      f"{_cell(why)} |")
     return "\n".join(lines) + "\n"

@@ -15,6 +15,23 @@ import torch
 from .errors import SymbolicTorchError
 
 
+MAX_TOLERANCE = 1e-6  # a documented inexactness of torch's kernel, not a place to hide a wrong formula
+WITHIN = "within the rule's tolerance: "  # how verification notes a check passed by a Tolerance
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far torch's kernel is known to stray from a rule's exact formula, and why.
+
+    Verification (``Derivation.verify``) and the coverage tool pass a check of the rule that
+    fails the usual tolerance but holds within ``atol + rtol·|ref|``, showing ``reason`` with it.
+    """
+
+    reason: str
+    atol: float = 0.0
+    rtol: float = 0.0
+
+
 @dataclass(frozen=True)
 class Rule:
     """One entry of the rule table."""
@@ -27,6 +44,7 @@ class Rule:
     modules: tuple[type, ...] = ()
     doc: str = ""
     multi_output: bool = False  # the op returns a tuple; the builder reads ``call.item``
+    tolerance: Tolerance | None = None  # torch's kernel is known to be less exact than the formula
 
 
 class RuleTableError(SymbolicTorchError):
@@ -91,17 +109,18 @@ def expansion_for(module: torch.nn.Module) -> Callable[..., Any] | None:
 
 
 def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (),
-         modules: Iterable[type] = (), latex: str | None = None,
-         multi_output: bool = False) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+         modules: Iterable[type] = (), latex: str | None = None, multi_output: bool = False,
+         tolerance: Tolerance | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register the decorated formula builder as rule ``name``.
 
     The builder is called as ``impl(call, *args, **kwargs)`` with the node's
     arguments (tensors wrapped as ``TensorArg``; a module call passes its
     inputs and exposes the module as ``call.module``) and returns the rhs.
+    ``tolerance``: torch's kernel is known to compute the op less exactly (see ``Tolerance``).
     """
     def register(impl: Callable[..., Any]) -> Callable[..., Any]:
         entry = Rule(name, impl, latex or rf"\operatorname{{{name}}}", tuple(functions),
-                     tuple(methods), tuple(modules), inspect.getdoc(impl) or "", multi_output)
+                     tuple(methods), tuple(modules), inspect.getdoc(impl) or "", multi_output, tolerance)
         _validate(entry)
         RULES[name] = entry
         for f in entry.functions:
@@ -122,6 +141,10 @@ def _validate(entry: Rule) -> None:
         raise RuleTableError(f"{where}: matches no target (give functions=, methods= or modules=)")
     if not callable(entry.impl):
         raise RuleTableError(f"{where}: formula builder is not callable")
+    tol = entry.tolerance
+    if tol is not None and not (isinstance(tol, Tolerance) and tol.reason.strip()
+                                and 0 <= tol.atol <= MAX_TOLERANCE and 0 <= tol.rtol <= MAX_TOLERANCE):
+        raise RuleTableError(f"{where}: a tolerance is a Tolerance with a reason and atol, rtol in [0, {MAX_TOLERANCE:g}]")
     for m in entry.modules:
         if not (isinstance(m, type) and issubclass(m, torch.nn.Module)):
             raise RuleTableError(f"{where}: {m!r} is not an nn.Module class")
@@ -133,6 +156,16 @@ def _validate(entry: Rule) -> None:
             raise RuleTableError(f"{where}: method names are strings, got {m!r}")
         if m in BY_METHOD:
             raise RuleTableError(f"{where}: method {m!r} already belongs to rule {BY_METHOD[m].name!r}")
+
+
+def tolerance_of(names: Iterable[str]) -> Tolerance | None:
+    """The widest tolerance among the named rules, their reasons joined; None when none has one."""
+    _load()
+    tols = [(n, RULES[n].tolerance) for n in dict.fromkeys(names) if n in RULES and RULES[n].tolerance is not None]
+    if not tols:
+        return None
+    return Tolerance("; ".join(f"{n}: {t.reason}" for n, t in tols),
+                     max(t.atol for _, t in tols), max(t.rtol for _, t in tols))
 
 
 def lookup(op: str, target: Any, module: torch.nn.Module | None = None) -> Rule | None:

@@ -56,6 +56,22 @@ def test_compare_tolerates_rounding_and_flags_errors() -> None:
     assert not ok and err == pytest.approx(1e-3)
 
 
+def test_a_rule_tolerance_verifies_the_sample_and_the_report_says_why() -> None:
+    """hardsigmoid: torch's backward uses float32(1/6); the sample verifies, noting the rule's tolerance."""
+    ((_, op),) = coverage.op_entries(["nn.functional.hardsigmoid"])
+    results = [coverage.run_sample(op, k, s) for k, s in enumerate(coverage.samples(op))]
+    assert all(r.status == VERIFIED for r in results)
+    noted = [r for r in results if r.detail]
+    assert noted and all(r.detail.startswith("within the rule's tolerance: hardsigmoid: ") for r in noted)
+    assert noted[0].max_error > coverage.ATOL  # the gap the tolerance passes is real
+    ref, tol = [torch.tensor([6.0, 1.0], dtype=torch.float64)], coverage.tolerance_of(["hardsigmoid"])
+    assert not coverage.compare([ref[0] * (1 + 3e-8)], ref)[0]
+    assert coverage.compare([ref[0] * (1 + 3e-8)], ref, tol)[0]
+    assert not coverage.compare([ref[0] * (1 + 1e-6)], ref, tol)[0]
+    text = markdown(rows(results), "python -m symbolic_torch.coverage", "test")
+    assert "| verified | within the rule's tolerance: hardsigmoid: " in text
+
+
 def test_report_counts_and_reasons() -> None:
     results = [SampleResult("a", "", 0, VERIFIED), SampleResult("a", "", 1, CAPTURE),
                SampleResult("b", "", 0, VERIFIED), SampleResult("b", "", 1, MISMATCH, max_error=0.5),

@@ -270,7 +270,9 @@ def test_hardsigmoid_exact_slope(layer: nn.Module) -> None:
     d = st.derive(model, x, grad_output=g, verify=False)
     exact = torch.where((x > -3) & (x < 3), g / 6, 0.0)
     assert (d.gradient_values()[d.input_names[0]] - exact).abs().max().item() <= 1e-15
-    assert d.verify().ok is False and d.verify(atol=1e-7).ok  # the float32 constant, nothing else
+    report = d.verify()  # the float32 constant, nothing else: passed by the rule's tolerance, which says so
+    assert report.ok and report.max_abs_error > 1e-10
+    assert any("float32" in r.note for r in report.rows)
 
 
 # --- upsampling -----------------------------------------------------------------------------------
