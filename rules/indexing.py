@@ -126,3 +126,17 @@ for _name, _f in [("hsplit", torch.hsplit), ("vsplit", torch.vsplit), ("dsplit",
 entry("unbind_copy", torch.unbind_copy, "y_k[…] = x[…, k, …].", [torch.unbind_copy], [], multi_output=True)
 entry("meshgrid", torch.meshgrid, "y_k[i_0, …, i_m] = x_k[i_k] (i_0, i_1 swapped for indexing='xy').",
       [torch.meshgrid, _VF.meshgrid], [], multi_output=True)
+
+
+def module_entry(name: str, modules: list[type], doc: str) -> None:
+    """Register a data-movement module (``nn.PixelShuffle(2)``): the module itself computes it."""
+    def impl(call: Any, *args: Any, **kwargs: Any) -> Any:
+        return moved(call.module, doc)(call, *args, **kwargs)
+    impl.__doc__ = doc
+    rule(name, modules=modules, latex=rf"\operatorname{{{name.removesuffix('_module')}}}")(impl)
+
+
+module_entry("pixel_shuffle_module", [torch.nn.PixelShuffle], "y[n, c, h·r + a, w·r + b] = x[n, c·r² + a·r + b, h, w].")
+module_entry("pixel_unshuffle_module", [torch.nn.PixelUnshuffle], "the inverse of pixel_shuffle.")
+module_entry("channel_shuffle_module", [torch.nn.ChannelShuffle], "channels regrouped: (g, c/g) → (c/g, g).")
+module_entry("im2col_module", [torch.nn.Unfold], "y[n, c·k + p, l] = x[n, c, window l's p-th cell] (0 in the padding).")

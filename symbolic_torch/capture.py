@@ -121,10 +121,41 @@ def example_value(proxy: fx.Proxy) -> Any:
 
 def _trace(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...] = ()) -> fx.GraphModule:
     registry._load()  # rule files may fx.wrap functions: load them before the first trace
+    if isinstance(model, torch.nn.Module) and expansion_for(model) is not None:
+        return _trace_expanded_root(model, inputs)
     tracer = _Tracer(inputs)
     graph = tracer.trace(model)  # tensor constants of a plain function land on tracer.root
     name = type(model).__name__ if isinstance(model, torch.nn.Module) else getattr(model, "__name__", "fn")
     return fx.GraphModule(tracer.root, graph, name)
+
+
+def _trace_expanded_root(model: torch.nn.Module, inputs: tuple[Any, ...]) -> fx.GraphModule:
+    """Trace a model that is itself an expanded module (``nn.LSTM(3, 4)`` handed over alone).
+
+    Expansions apply where a module is called, so the model is called from a holder whose
+    forward takes the model's own argument names; the holder's prefix is then taken off the
+    graph's targets, so that parameters keep the model's names (``weight_ih_l0``).
+    """
+    try:
+        names = [p.name for p in inspect.signature(model.forward).parameters.values()
+                 if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)][: len(inputs)]
+    except (TypeError, ValueError):
+        names = []
+    if len(names) != len(inputs) or not all(n.isidentifier() for n in names):
+        names = [f"input_{k}" for k in range(len(inputs))]
+    scope: dict[str, Any] = {}
+    exec(f"def forward(self, {', '.join(names)}):\n    return self.model({', '.join(names)})", scope)
+    holder = type("_Holder", (torch.nn.Module,), {"forward": scope["forward"]})()
+    holder.model = model
+    tracer = _Tracer(inputs)
+    graph = tracer.trace(holder)
+    for node in graph.nodes:
+        if node.op in ("get_attr", "call_module"):
+            target = str(node.target)
+            if target == "model" or not target.startswith("model."):
+                raise CaptureError(f"the expansion of {type(model).__name__} left the module call {target!r}")
+            node.target = target[len("model."):]
+    return fx.GraphModule(model, graph, type(model).__name__)
 
 
 def _export(model: Any, inputs: tuple[Any, ...], fx_error: Exception) -> fx.GraphModule:

@@ -81,10 +81,11 @@ def _user_names(model: Any, placeholders: list[str]) -> list[str]:
 
 
 def _output_nodes(gm: torch.fx.GraphModule) -> list[str]:
+    """The tensors the model returns, nested ones included (``out, (h, c)``; dicts), in order."""
     out = next(n for n in gm.graph.nodes if n.op == "output")
-    result = out.args[0]
-    items = result if isinstance(result, (tuple, list)) else (result,)
-    return [n.name for n in items if isinstance(n, torch.fx.Node)]
+    leaves = torch.utils._pytree.tree_leaves(out.args[0])
+    names = [n.name for n in leaves if isinstance(n, torch.fx.Node)]
+    return list(dict.fromkeys(names))  # a tensor returned twice is one output
 
 
 def _step(k: int, low: Lowered, seeded: bool) -> Step:
@@ -105,6 +106,8 @@ def _seeds(outputs: list[str], values: dict[str, torch.Tensor], seeded: set[str]
            grad_output: Any) -> dict[str, torch.Tensor]:
     seeds: dict[str, torch.Tensor] = {}
     given = grad_output if isinstance(grad_output, (tuple, list)) else [grad_output] * len(outputs)
+    if len(given) != len(outputs):
+        raise ValueError(f"grad_output has {len(given)} tensors, the model returns {len(outputs)}: {outputs}")
     gen = torch.Generator().manual_seed(0)
     for name, g in zip(outputs, given):
         ref = values[name]

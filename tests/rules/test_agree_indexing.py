@@ -138,3 +138,13 @@ def test_one_item_of_a_tuple(rule: str, f: Callable[..., Any], shapes: list[tupl
     fixed = {1: lambda a: f(a), 2: lambda a, b: f(a, b)}[len(shapes)]
     d = check(fixed, *[rand(*s) for s in shapes])
     assert rule in [s.op for s in d.steps]
+
+
+@pytest.mark.parametrize("module, shape", [
+    (torch.nn.PixelShuffle(2), (1, 8, 2, 3)), (torch.nn.PixelUnshuffle(2), (2, 2, 4, 6)),
+    (torch.nn.ChannelShuffle(2), (1, 4, 2, 2)), (torch.nn.Unfold(2, padding=1, stride=2), (1, 2, 3, 3)),
+], ids=["PixelShuffle", "PixelUnshuffle", "ChannelShuffle", "Unfold"])
+def test_data_movement_modules(module: torch.nn.Module, shape: tuple[int, ...]) -> None:
+    conv = torch.nn.Conv2d(shape[1], shape[1], 1).double()
+    d = check(torch.nn.Sequential(conv, module), rand(*shape))
+    assert d.steps[-1].module_path == "1"

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+import symbolic_torch as st
 from conftest import Wrap, Wrap2, check, rand
 from symbolic_torch.rules._expansion import traced
 from symbolic_torch.rules.attention import stacked_linear
@@ -289,6 +290,28 @@ def test_time_step() -> None:
 def test_recurrent_layers(make_model: Any, make_inputs: Any) -> None:
     d = run(make_model, make_inputs)
     assert d.capture_method == "torch.fx"
+
+
+@pytest.mark.parametrize("make_model, make_inputs", [
+    pytest.param(lambda: nn.LSTM(2, 3), lambda: (rand(3, 2, 2),), id="LSTM"),
+    pytest.param(lambda: nn.GRU(2, 2, num_layers=2, bidirectional=True, batch_first=True),
+                 lambda: (rand(2, 3, 2), rand(4, 2, 2)), id="GRU-bidirectional-h0"),
+    pytest.param(lambda: nn.RNN(2, 3, nonlinearity="relu"), lambda: (rand(2, 2),), id="RNN-unbatched"),
+])
+def test_recurrent_layer_handed_over_alone(make_model: Any, make_inputs: Any) -> None:
+    """The layer is the model itself: still unrolled by fx, its parameters keep their names."""
+    torch.manual_seed(0)
+    model, inputs = make_model().double(), make_inputs()
+    out, h = model(*inputs)
+    gs = [torch.randn_like(t) for t in (out, *(h if isinstance(h, tuple) else (h,)))]
+    d = st.derive(model, *inputs, grad_output=gs)
+    assert d.capture_method == "torch.fx" and d.report is not None and d.report.ok, str(d.report)
+    got = d.gradient_values()
+    out, h = model(*[x.requires_grad_() for x in inputs])
+    params = dict(model.named_parameters())
+    ref = torch.autograd.grad([out, *(h if isinstance(h, tuple) else (h,))], list(params.values()), gs)
+    for (name, _), r in zip(params.items(), ref):
+        torch.testing.assert_close(got[name], r, rtol=0, atol=1e-10)
 
 
 # --- graph networks -------------------------------------------------------------------------------
