@@ -124,9 +124,46 @@ def _trace(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...] 
     if isinstance(model, torch.nn.Module) and expansion_for(model) is not None:
         return _trace_expanded_root(model, inputs)
     tracer = _Tracer(inputs)
-    graph = tracer.trace(model)  # tensor constants of a plain function land on tracer.root
+    defaults = _defaults_not_given(model, len(inputs))
+    graph = tracer.trace(model, concrete_args=defaults or None)  # constants of a function land on tracer.root
+    if defaults:
+        _drop_default_placeholders(graph, len(inputs))
     name = type(model).__name__ if isinstance(model, torch.nn.Module) else getattr(model, "__name__", "fn")
     return fx.GraphModule(tracer.root, graph, name)
+
+
+def _defaults_not_given(model: Any, given: int) -> dict[str, Any]:
+    """The model's arguments past the inputs given, at their defaults (``offsets=None``), for fx
+    to specialise on rather than make inputs of."""
+    fn = model.forward if isinstance(model, torch.nn.Module) else model
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in params):
+        return {}
+    rest = params[given:]
+    if any(p.default is inspect.Parameter.empty for p in rest):
+        return {}  # a required argument missing: let the count check say so
+    return {p.name: p.default for p in rest}
+
+
+def _drop_default_placeholders(graph: fx.Graph, given: int) -> None:
+    """Remove the placeholders (and fx's guards on them) that ``concrete_args`` specialised."""
+    guards = {getattr(fx._symbolic_trace, "_assert_is_none", None), torch._assert}
+
+    def erase_guard(node: fx.Node) -> None:  # ``_assert_is_none(p)`` or ``torch._assert(p == 2.0)``
+        for user in list(node.users):
+            if user.op == "call_function" and (user.target in guards or user.target is operator.eq):
+                erase_guard(user)
+        if node.op != "placeholder" and not node.users and (node.target in guards or node.target is operator.eq):
+            graph.erase_node(node)
+
+    placeholders = [n for n in graph.nodes if n.op == "placeholder"]
+    for node in placeholders[given:]:
+        erase_guard(node)
+        if not node.users:
+            graph.erase_node(node)
 
 
 def _trace_expanded_root(model: torch.nn.Module, inputs: tuple[Any, ...]) -> fx.GraphModule:

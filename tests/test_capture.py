@@ -237,3 +237,24 @@ def test_tuple_items_fields_and_tensor_attributes(f) -> None:  # type: ignore[no
     d = st.derive(f, x, grad_output=g)
     assert d.report is not None and d.report.ok
     torch.testing.assert_close(d.gradient_values()["x"], _autograd(f, x, g), rtol=0, atol=1e-10)
+
+
+class OptionalArgs(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 3)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None, scale: float = 2.0) -> torch.Tensor:
+        y = self.lin(x) * scale
+        return y if mask is None else y.masked_fill(mask, 0.0)
+
+
+def test_arguments_left_at_their_defaults_are_not_inputs() -> None:
+    model = OptionalArgs().double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    d = st.derive(model, x)
+    assert d.capture_method == "torch.fx" and d.report is not None and d.report.ok
+    assert d.input_names == ["x"]
+    mask = torch.rand(4, 3) > 0.5
+    d = st.derive(model, x, mask)  # given, the mask is an input (a constant one)
+    assert d.report is not None and d.report.ok and d.input_names == ["x", "mask"]
