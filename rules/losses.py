@@ -10,8 +10,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from symbolic_torch.call import Call, Operand
+from symbolic_torch.primitives import Iverson
 from symbolic_torch.registry import rule
 
+from .normalization import spatial_names
 from .softmax import row_max
 
 POOL = "nijklm"
@@ -99,39 +101,58 @@ def bce_with_logits(call: Call, input: Any, target: Any, weight: Any = None, *ar
 
 
 def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str, ignore_index: int,
-                log_probs: bool) -> sp.Expr:
+                log_probs: bool, smoothing: float = 0.0) -> sp.Expr:
+    """Cross entropy / NLL over input (C,), (N, C) or (N, C, d1, …), per position p = (n, d1, …).
+
+    log p[p, c] = x[p, c] (NLL) or x[p, c] − log Σ_k e^{x[p, k]}. Class indices:
+    ℓ[p] = −[t[p] ≠ ι]·((1 − ε)·w[t[p]]·log p[p, t[p]] + (ε/C)·Σ_c w[c]·log p[p, c]), the mean
+    dividing by Σ_p [t[p] ≠ ι]·w[t[p]] (torch's ``nll_loss`` and label-smoothing normalizer).
+    Probabilities: ℓ[p] = −Σ_c w[c]·((1 − ε)·t[p, c] + ε/C)·log p[p, c], the mean over positions.
+    The ignore factor [t[p] ≠ ι] is written only when some target hits ι.
+    """
     x = call.operand(input, "input", "x")
-    if x.ndim > 2:
-        raise NotImplementedError("class losses over extra spatial dims (N, C, d1, …)")
     t = call.operand(target, "target", "t")
-    batched = x.ndim == 2
-    n, k = sp.Symbol("n", integer=True), sp.Symbol("k", integer=True)
-    row = (n,) if batched else ()
-    nb = x.shape[0] if batched else 1
-    C = x.shape[-1]
-    if t.value.is_floating_point():  # class probabilities: −Σ_c w[c]·t[n,c]·log p[n,c], mean over n
-        c = sp.Symbol("c", integer=True)
-        wc = call.operand(weight, "weight", "w")[(c,)] if weight is not None else 1
-        m = 0 if log_probs else row_max(call, x, x.ndim - 1, [*row, c])
-        logp = x[(*row, c)] - (0 if log_probs else m + sp.log(call.sum(sp.exp(x[(*row, k)] - m), (k, C))))
-        body = -call.sum(wc * t[(*row, c)] * logp, (c, C))
-        call.out() if reduction != "none" else call.out(*("n" if batched else ""))
-        return _reduce(call, body, [(n, nb)] if batched else [], reduction) if batched or reduction == "none" else body
-    if bool((t.value == ignore_index).any()):
-        raise NotImplementedError(f"targets equal to ignore_index={ignore_index}")
-    ti = t[row] if batched else t[()]
-    m = 0 if log_probs else row_max(call, x, x.ndim - 1, [*row, k])
-    logp = x[(*row, ti)] - (0 if log_probs else m + sp.log(call.sum(sp.exp(x[(*row, k)] - m), (k, C))))
-    w = call.operand(weight, "weight", "w") if weight is not None else None
-    wt = w[(ti,)] if w is not None else 1
+    cdim = 1 if x.ndim >= 2 else 0
+    C = x.shape[cdim]
+    shape = x.shape[:cdim] + x.shape[cdim + 1:]  # the positions: (N, d1, …)
+    names = (["n"] + spatial_names(len(shape) - 1))[: len(shape)]
     if reduction == "none":
-        call.out(*(["n"] if batched else []))
-        return -wt * logp
-    call.out()
-    if not batched:
-        return -wt * logp if reduction == "sum" or w is None else -logp
-    wsum = call.sum(wt, (n, nb)) if w is not None else None
-    return _reduce(call, -wt * logp, [(n, nb)], reduction, wsum)
+        pos = call.out(*names)
+    else:
+        call.out()
+        pos = tuple(sp.Symbol(v, integer=True) for v in names)
+    limits = list(zip(pos, shape))
+    k, c = sp.Symbol("k", integer=True), sp.Symbol("c", integer=True)
+
+    def at(cls: sp.Expr) -> sp.Expr:
+        return x[(*pos[:cdim], cls, *pos[cdim:])]
+
+    m = 0 if log_probs else row_max(call, x, cdim, [*pos[:cdim], k, *pos[cdim:]])
+    lse = 0 if log_probs else m + sp.log(call.sum(sp.exp(at(k) - m), (k, C)))
+    w = call.operand(weight, "weight", "w") if weight is not None else None
+    wc = w[(c,)] if w is not None else 1
+    eps = sp.Rational(repr(float(smoothing)))  # 0.1 shown as 1/10: (1 − ε) = 9/10, ε/C = 1/40
+    if t.value.is_floating_point():
+        tc = t[(*pos[:cdim], c, *pos[cdim:])]
+        if smoothing:
+            tc = (1 - eps) * tc + eps / C
+        return _reduce(call, -call.sum(wc * tc * (at(c) - lse), (c, C)), limits, reduction)
+    ti = t[pos]
+    wt = w[(ti,)] if w is not None else 1
+    hit = bool((t.value == ignore_index).any())
+    valid = Iverson(sp.Ne(ti, ignore_index)) if hit else 1
+    body = wt * (at(ti) - lse)
+    if smoothing:
+        body = (1 - eps) * body + eps / C * call.sum(wc * (at(c) - lse), (c, C))
+    body = -valid * body
+    if reduction != "mean" or (w is None and not hit):
+        return _reduce(call, body, limits, reduction)
+    if bool((t.value == ignore_index).all()):
+        raise NotImplementedError(f"every target equals ignore_index={ignore_index} with reduction='mean' "
+                                  "(torch returns nan, 0/0, with a zero gradient)")
+    if not limits:  # one position: divided by its own weight
+        return body / wt
+    return _reduce(call, body, limits, reduction, call.sum(valid * wt, *limits))
 
 
 @rule("cross_entropy", functions=[F.cross_entropy, torch._C._nn.cross_entropy_loss], modules=[nn.CrossEntropyLoss],
@@ -139,20 +160,19 @@ def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str
 def cross_entropy(call: Call, input: Any, target: Any, weight: Any = None, *args: Any,
                   ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
                   **kwargs: Any) -> sp.Expr:
-    """L = (1/N) Σ_n (log Σ_k e^{x[n,k]} − x[n, t[n]])."""
+    """L = (1/N) Σ_n (log Σ_k e^{x[n,k]} − x[n, t[n]]); spatial dims, weights, ignore_index, label smoothing."""
     o = options(call, args, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction,
                              "label_smoothing": label_smoothing},
                 ["size_average", "ignore_index", "reduce", "reduction", "label_smoothing"],
                 ["reduction", "ignore_index", "label_smoothing"])
-    if o["label_smoothing"]:
-        raise NotImplementedError("label_smoothing > 0")
-    return _class_loss(call, input, target, o["weight"], o["reduction"], o["ignore_index"], log_probs=False)
+    return _class_loss(call, input, target, o["weight"], o["reduction"], o["ignore_index"], log_probs=False,
+                       smoothing=o["label_smoothing"])
 
 
 @rule("nll_loss", functions=[F.nll_loss, torch._C._nn.nll_loss_nd], modules=[nn.NLLLoss], latex=r"\operatorname{NLL}")
 def nll_loss(call: Call, input: Any, target: Any, weight: Any = None, *args: Any,
              ignore_index: int = -100, reduction: str = "mean", **kwargs: Any) -> sp.Expr:
-    """L = −(1/N) Σ_n x[n, t[n]]."""
+    """L = −(1/N) Σ_n x[n, t[n]]; spatial dims (N, C, d1, …), weights, ignore_index."""
     o = options(call, args, {"weight": weight, "ignore_index": ignore_index, "reduction": reduction},
                 ["size_average", "ignore_index", "reduce", "reduction"], ["reduction", "ignore_index"])
     return _class_loss(call, input, target, o["weight"], o["reduction"], o["ignore_index"], log_probs=True)
