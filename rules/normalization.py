@@ -41,7 +41,8 @@ def sample(x: Operand, idx: Sequence[sp.Symbol], reduced: Reduced, tag: str) -> 
     return x[tuple(pos)], limits
 
 
-def moments(call: Call, x: Operand, reduced: Reduced) -> tuple[sp.Expr, sp.Expr]:
+def moments(call: Call, x: Operand, reduced: Reduced,
+            idx: Sequence[sp.Expr] | None = None) -> tuple[sp.Expr, sp.Expr]:
     """μ = (1/M) Σ x and σ² = (1/M) Σ x² − μ² over the reduced axes, as sums.
 
     σ² is torch's biased variance written without a sum inside a sum: the two-pass form
@@ -49,7 +50,7 @@ def moments(call: Call, x: Operand, reduced: Reduced) -> tuple[sp.Expr, sp.Expr]
     three times slower to build and evaluate and its worked examples too long to typeset.
     The price: cancellation where |μ| ≫ σ (|μ|/σ ≈ 10³ costs about 1e-10 relative).
     """
-    idx = call.out_indices
+    idx = call.out_indices if idx is None else idx
     count = math.prod(size for _, size, _ in reduced)
     x1, lim1 = sample(x, idx, reduced, "1")
     mean = call.sum(x1, *lim1) / count
@@ -110,35 +111,58 @@ def batch_norm_formula(call: Call, x: Operand, mean: Operand | None, var: Operan
 
 
 def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
-                   before: dict[str, torch.Tensor] | None, after: dict[str, torch.Tensor]) -> None:
+                   before: dict[str, torch.Tensor] | None, after: dict[str, torch.Tensor],
+                   channel: int | None = None) -> None:
     """Note the running-statistics update μ̂ ← (1−m)·μ̂ + m·μ_B, σ̂² ← (1−m)·σ̂² + m·M/(M−1)·σ²_B.
 
+    BatchNorm (``channel`` None): μ_B and σ²_B over every dim but the channel dim 1.
+    InstanceNorm (``channel`` the channel axis, 0 when unbatched): torch updates per sample and
+    keeps the mean over the batch, μ_B = (1/N) Σ_n μ_{n,c} and σ²_B·M/(M−1) = (1/N) Σ_n M/(M−1)·σ²_{n,c},
+    statistics over the M spatial positions.
     The batch statistics come from the formula; where the buffers before the run are known
     (``before``), the update's result is checked against the buffers the run left.
     """
     idx = call.out_indices
-    c = idx[1]
-    reduced = [(a, x.shape[a], 0) for a in range(x.ndim) if a != 1]
-    count = math.prod(size for _, size, _ in reduced)
-    mu, sigma2 = moments(call, x, reduced)
+    if channel is None:
+        c = idx[1]
+        reduced = [(a, x.shape[a], 0) for a in range(x.ndim) if a != 1]
+        count = math.prod(size for _, size, _ in reduced)
+        mu, sigma2 = moments(call, x, reduced)
+        scales = (sp.S.One, sp.Rational(count, max(count - 1, 1)))
+    else:
+        c = idx[channel]
+        reduced = [(a, x.shape[a], 0) for a in range(channel + 1, x.ndim)]
+        count = math.prod(size for _, size, _ in reduced)
+        pos = list(idx)
+        batch = x.shape[0] if channel else 1
+        if batch > 1:
+            pos[0] = sp.Symbol(f"{idx[0]}1", integer=True)
+        elif channel:
+            pos[0] = sp.S.Zero
+        mu, sigma2 = moments(call, x, reduced, pos)
+        if batch > 1:
+            mu, sigma2 = call.sum(mu, (pos[0], batch)), call.sum(sigma2, (pos[0], batch))
+        scales = (sp.Rational(1, batch), sp.Rational(count, max(count - 1, 1) * batch))
     factor = call.scalar(momentum) if momentum is not None else sp.Rational(1, max(tracked, 1))
-    unbias = sp.Rational(count, max(count - 1, 1))
-    stats = {"running_mean": ("mu", sp.S.One, mu), "running_var": ("var", unbias, sigma2)}
+    stats = {"running_mean": ("mu", scales[0], mu), "running_var": ("var", scales[1], sigma2)}
     env = {x.symbol: x.value}
-    for buffer, (symbol, scale, batch) in stats.items():
+    channels = x.shape[channel if channel is not None else 1]
+    for buffer, (symbol, scale, batch_stat) in stats.items():
+        if buffer not in after:  # F.instance_norm may be given one of the two
+            continue
         old = sp.IndexedBase(symbol, real=True)[c]
-        new = (1 - factor) * old + factor * scale * batch
-        shown = latex(batch) if scale == 1 else rf"{latex(scale)}\left({latex(batch)}\right)"
+        new = (1 - factor) * old + factor * scale * batch_stat
+        shown = latex(batch_stat) if scale == 1 else rf"{latex(scale)}\left({latex(batch_stat)}\right)"
         line = rf"{latex(old)} \leftarrow {latex(1 - factor)}\,{latex(old)} + {latex(factor)} \cdot {shown}"
         if before is not None and buffer in before:
             env[symbol] = before[buffer]
-            got = evaluate(new, env, [(c, 0, x.shape[1] - 1)])
+            got = evaluate(new, env, [(c, 0, channels - 1)])
             err = float((got - after[buffer].to(torch.float64)).abs().max())
             tol = 1e-10 if after[buffer].dtype == torch.float64 else 1e-5
             if err > tol * max(1.0, float(got.abs().max())):
                 raise NotImplementedError(f"{buffer} update does not match the formula (error {err:.3g})")
         values = ", ".join(f"{v:.4g}" for v in after[buffer].reshape(-1).tolist()[:8])
-        more = r", \ldots" if x.shape[1] > 8 else ""
+        more = r", \ldots" if channels > 8 else ""
         call.notes.append(line + rf" = \left[{values}{more}\right]")
 
 
@@ -257,22 +281,26 @@ def instance_norm_function(call: Call, input: Any, running_mean: Any = None, run
                            weight: Any = None, bias: Any = None, use_input_stats: bool = True,
                            momentum: float = 0.1, eps: float = 1e-5) -> sp.Expr:
     """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,c})/√(σ²_{n,c} + ε)·γ_c + β_c over the spatial dims."""
-    return instance_norm_args(call, input, weight, bias, running_mean, running_var, use_input_stats, eps)
+    return instance_norm_args(call, input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps)
 
 
 @rule("instance_norm_aten", functions=[torch.instance_norm], latex=r"\operatorname{instance\_norm}")
 def instance_norm_aten(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
                        use_input_stats: bool, momentum: float, eps: float, cudnn_enabled: bool = False) -> sp.Expr:
     """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,c})/√(σ²_{n,c} + ε)·γ_c + β_c (ATen's argument order)."""
-    return instance_norm_args(call, input, weight, bias, running_mean, running_var, use_input_stats, eps)
+    return instance_norm_args(call, input, weight, bias, running_mean, running_var, use_input_stats, momentum, eps)
 
 
 def instance_norm_args(call: Call, input: Any, weight: Any, bias: Any, running_mean: Any, running_var: Any,
-                       use_input_stats: bool, eps: float) -> sp.Expr:
-    if use_input_stats and running_mean is not None:
-        raise NotImplementedError("instance_norm updating running statistics")
+                       use_input_stats: bool, momentum: float, eps: float) -> sp.Expr:
+    """Input statistics (updating running ones where given: a note, their values as the run left them) or running ones."""
     x, w, b, mean, var = operands(call, input, weight, bias, running_mean, running_var, not use_input_stats)
-    return instance_norm_formula(call, x, x.ndim - 2, mean, var, w, b, eps)
+    rhs = instance_norm_formula(call, x, x.ndim - 2, mean, var, w, b, eps)
+    given = {k: getattr(v, "value", v).detach().clone() for k, v in
+             (("running_mean", running_mean), ("running_var", running_var)) if v is not None}
+    if use_input_stats and given and x.value.numel():
+        running_update(call, x, momentum, 0, None, given, channel=1)
+    return rhs
 
 
 def instance_norm_formula(call: Call, x: Operand, spatial: int, mean: Operand | None, var: Operand | None,
@@ -293,14 +321,17 @@ def instance_norm_module(call: Call, input: Any) -> sp.Expr:
     """y[n,c,i,j] = (x[n,c,i,j] − μ_{n,c})/√(σ²_{n,c} + ε)·γ_c + β_c over the spatial dims."""
     m = call.module
     x = call.operand(input, "input", "x")
-    if m.training and m.track_running_stats:
-        raise NotImplementedError("InstanceNorm with track_running_stats=True in train mode")
     w, b = call.param("weight", "gamma"), call.param("bias", "beta")
     spatial = m._get_no_batch_dim() - 1  # 1, 2 or 3
-    running = m.track_running_stats  # eval mode here: the running statistics
+    running = m.track_running_stats and not m.training  # eval mode: the running statistics
     mean = call.param("running_mean", "mu") if running else None
     var = call.param("running_var", "var") if running else None
-    return instance_norm_formula(call, x, spatial, mean, var, w, b, m.eps)
+    rhs = instance_norm_formula(call, x, spatial, mean, var, w, b, m.eps)
+    if m.training and m.track_running_stats and x.value.numel():
+        after = {k: getattr(m, k).detach().clone() for k in ("running_mean", "running_var")}
+        momentum = m.momentum if m.momentum is not None else 0.0  # as _InstanceNorm passes it
+        running_update(call, x, momentum, 0, call.buffers_before, after, channel=x.ndim - spatial - 1)
+    return rhs
 
 
 # ---------------------------------------------------------------- dropout
