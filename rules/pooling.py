@@ -5,6 +5,7 @@ import math
 from typing import Any, Callable, Sequence
 
 import sympy as sp
+import torch
 import torch.nn.functional as F
 from torch import nn
 
@@ -30,17 +31,21 @@ def _no_stride(stride: Any) -> bool:
 
 def max_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride: Any = None,
                      padding: Any = 0, dilation: Any = 1, ceil_mode: bool = False,
-                     return_indices: bool = False) -> sp.Expr:
-    """y[n,c,i,j] = max_{p,q} x[n, c, s·i + d·p − pad, s·j + d·q − pad]."""
-    if return_indices:
-        raise NotImplementedError("return_indices=True")
+                     return_indices: bool = False, *, _map: Callable[[sp.Expr], sp.Expr] = lambda v: v) -> sp.Expr:
+    """y[n,c,i,j] = max_{p,q} x[n, c, s·i + d·p − pad, s·j + d·q − pad].
+
+    With ``return_indices`` the op returns (values, indices): this is the values item; the
+    indices (integers) are a constant of the derivation, never a step.
+    """
+    if call.item not in (0, None):
+        raise NotImplementedError("the indices item of max pooling")
     k = tup(kernel_size, nsp)
     s = tup(kernel_size if _no_stride(stride) else stride, nsp)
     pad, dil = tup(padding, nsp), tup(dilation, nsp)
     x, idx, ks = _setup(call, input, nsp)
     lead = idx[: len(idx) - nsp]
     pos = [si * i + di * p - pi for i, p, si, di, pi in zip(idx[len(lead):], ks, s, dil, pad)]
-    body = x[tuple(lead + pos)]
+    body = _map(x[tuple(lead + pos)])  # _map: what lp_pool(p = ∞) pools, |x|
     limits = [sp.Tuple(p, 0, kk - 1) for p, kk in zip(ks, k)]
     if any(pad) or ceil_mode:  # windows reach past the edge: those cells are −∞
         size = x.shape[len(lead):]
@@ -51,7 +56,7 @@ def max_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride:
 
 def avg_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride: Any = None,
                      padding: Any = 0, ceil_mode: bool = False, count_include_pad: bool = True,
-                     divisor_override: Any = None) -> sp.Expr:
+                     divisor_override: Any = None, *, _map: Callable[[sp.Expr], sp.Expr] = lambda v: v) -> sp.Expr:
     """y[n,c,i,j] = (1/K) Σ_p Σ_q x[n, c, s·i + p − pad, s·j + q − pad]."""
     k = tup(kernel_size, nsp)
     s = tup(kernel_size if _no_stride(stride) else stride, nsp)
@@ -59,7 +64,7 @@ def avg_pool_formula(call: Call, input: Any, nsp: int, kernel_size: Any, stride:
     x, idx, ks = _setup(call, input, nsp)
     lead = idx[: len(idx) - nsp]
     pos = [si * i + p - pi for i, p, si, pi in zip(idx[len(lead):], ks, s, pad)]
-    total = call.sum(x[tuple(lead + pos)], *[(p, kk) for p, kk in zip(ks, k)])
+    total = call.sum(_map(x[tuple(lead + pos)]), *[(p, kk) for p, kk in zip(ks, k)])  # lp_pool: x^p
     if divisor_override:
         return total / divisor_override
     if (any(pad) and not count_include_pad) or ceil_mode:
@@ -100,7 +105,37 @@ def adaptive_avg_formula(call: Call, input: Any, nsp: int, output_size: Any = No
     return call.sum(body, *[(h, a) for h, a in zip(hs, size_in)]) / count
 
 
-@rule("max_pool", modules=[nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d], latex=r"\operatorname{MaxPool}")
+def adaptive_max_formula(call: Call, input: Any, nsp: int, output_size: Any = None,
+                         return_indices: bool = False) -> sp.Expr:
+    """y[n,c,i,j] = max of x[n,c,h,w] over ⌊iH/H'⌋ ≤ h < ⌈(i+1)H/H'⌉, ⌊jW/W'⌋ ≤ w < ⌈(j+1)W/W'⌉.
+
+    Written as a window max over offsets p < K (K the longest window) from the window's start,
+    guarded by ``start + p < end`` where windows differ in length. With ``return_indices`` this
+    is the values item; the indices are a constant. The output size is read off the output.
+    """
+    if call.item not in (0, None):
+        raise NotImplementedError("the indices item of adaptive max pooling")
+    x, idx, ks = _setup(call, input, nsp)
+    lead = idx[: len(idx) - nsp]
+    size_in = x.shape[len(lead):]
+    size_out = call.out_shape[len(lead):]
+    pos, limits, guard = [], [], []
+    for i, p, a, b in zip(idx[len(lead):], ks, size_in, size_out):
+        if a % b == 0:
+            pos.append(a // b * i + p)
+            limits.append(sp.Tuple(p, 0, a // b - 1))
+            continue
+        start, end = sp.floor(i * a / b), sp.ceiling((i + 1) * a / b)
+        longest = max(-(-(t + 1) * a // b) - t * a // b for t in range(b))
+        pos.append(start + p)
+        limits.append(sp.Tuple(p, 0, longest - 1))
+        guard.append(start + p <= end - 1)
+    body = x[tuple(lead + pos)]
+    return WindowMax(body, *limits, sp.And(*guard)) if guard else WindowMax(body, *limits)
+
+
+@rule("max_pool", modules=[nn.MaxPool1d, nn.MaxPool2d, nn.MaxPool3d], latex=r"\operatorname{MaxPool}",
+      multi_output=True)
 def max_pool_module(call: Call, input: Any) -> sp.Expr:
     """y[n,c,i,j] = max_{p,q} x[n, c, s·i + d·p − pad, s·j + d·q − pad]."""
     m = call.module
@@ -126,18 +161,37 @@ def adaptive_avg_module(call: Call, input: Any) -> sp.Expr:
     return adaptive_avg_formula(call, input, nsp)
 
 
-def per_dim(name: str, functions: Sequence[Any], latex: str, build: Callable[..., sp.Expr]) -> None:
+@rule("adaptive_max_pool", modules=[nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d, nn.AdaptiveMaxPool3d],
+      latex=r"\operatorname{AdaptiveMaxPool}", multi_output=True)
+def adaptive_max_module(call: Call, input: Any) -> sp.Expr:
+    """y[n,c,i,j] = max of x[n,c,h,w] over the window ⌊iH/H'⌋ ≤ h < ⌈(i+1)H/H'⌉, …"""
+    nsp = {nn.AdaptiveMaxPool1d: 1, nn.AdaptiveMaxPool2d: 2, nn.AdaptiveMaxPool3d: 3}[type(call.module)]
+    return adaptive_max_formula(call, input, nsp)
+
+
+def per_dim(name: str, functions: Sequence[Any], latex: str, build: Callable[..., sp.Expr],
+            multi_output: bool = False) -> None:
     """Register ``{name}{N}d_fn`` for torch's N-d functions: N, not the input's rank, fixes the
     spatial dims (``max_pool2d`` on a (C, H, W) input and ``max_pool1d`` on (N, C, L) look alike)."""
-    for nsp, f in enumerate(functions, start=1):
+    for nsp, f in enumerate(functions, start=1):  # f: one target or several (with_indices forms)
         def impl(call: Call, input: Any, *args: Any, _nsp: int = nsp, **kwargs: Any) -> sp.Expr:
             return build(call, input, _nsp, *args, **kwargs)
         impl.__doc__ = build.__doc__
-        rule(f"{name}{nsp}d_fn", functions=[f], latex=latex)(impl)
+        targets = f if isinstance(f, (tuple, list)) else [f]
+        rule(f"{name}{nsp}d_fn", functions=targets, latex=latex, multi_output=multi_output)(impl)
 
 
 # y[n,c,i,j] = max_{p,q} x[…]; (1/K) Σ_{p,q} x[…]; mean over ⌊iH/H'⌋ ≤ h < ⌈(i+1)H/H'⌉
-per_dim("max_pool", [F.max_pool1d, F.max_pool2d, F.max_pool3d], r"\operatorname{maxpool}", max_pool_formula)
+# the *_with_indices forms (what return_indices=True calls; aten.max_pool2d_with_indices) return
+# (values, indices): the values item has the formula, the indices are constants
+per_dim("max_pool", [(F.max_pool1d, F.max_pool1d_with_indices, torch.max_pool1d_with_indices),
+                     (F.max_pool2d, F.max_pool2d_with_indices), (F.max_pool3d, F.max_pool3d_with_indices)],
+        r"\operatorname{maxpool}", max_pool_formula, multi_output=True)
 per_dim("avg_pool", [F.avg_pool1d, F.avg_pool2d, F.avg_pool3d], r"\operatorname{avgpool}", avg_pool_formula)
 per_dim("adaptive_avg_pool", [F.adaptive_avg_pool1d, F.adaptive_avg_pool2d, F.adaptive_avg_pool3d],
         r"\operatorname{adaptiveavgpool}", adaptive_avg_formula)
+per_dim("adaptive_max_pool", [(F.adaptive_max_pool1d, F.adaptive_max_pool1d_with_indices, torch.adaptive_max_pool1d),
+                              (F.adaptive_max_pool2d, F.adaptive_max_pool2d_with_indices),
+                              (F.adaptive_max_pool3d, F.adaptive_max_pool3d_with_indices)],
+        r"\operatorname{adaptivemaxpool}", adaptive_max_formula, multi_output=True)
+
