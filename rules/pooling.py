@@ -1,4 +1,4 @@
-"""Pooling: window max (a primitive with its own derivative), averages."""
+"""Pooling: window max (a primitive with its own derivative), averages, power averages (lp_pool)."""
 from __future__ import annotations
 
 import math
@@ -195,3 +195,37 @@ per_dim("adaptive_max_pool", [(F.adaptive_max_pool1d, F.adaptive_max_pool1d_with
                               (F.adaptive_max_pool3d, F.adaptive_max_pool3d_with_indices)],
         r"\operatorname{adaptivemaxpool}", adaptive_max_formula, multi_output=True)
 
+
+# lp_pool: torch computes (sign(a)·relu(|a|)·K)^{1/p}, a the average of x^p over the window (K its
+# kernel size): the p-th root of the window's Σ x^p (partial windows under ceil_mode: K times the
+# mean over the cells inside). Edges, as torch: a window whose Σ x^p is 0 gives 0 and gradient 0
+# (relu's backward stops it; a Piecewise on the sum, so that 0·∞ never reaches the chain rule); a
+# negative sum (odd p) passes sign·relu unchanged: p = 1 gives it, other p give NaN as pow does;
+# p = ±∞ is torch's max (−min) pool of |x|.
+def lp_pool_formula(call: Call, input: Any, nsp: int, norm_type: Any, kernel_size: Any,
+                    stride: Any = None, ceil_mode: bool = False) -> sp.Expr:
+    """y[n,c,i,j] = (Σ_{p,q} x[n, c, s·i + p, s·j + q]^P)^{1/P}; 0 (gradient 0) where the sum is 0."""
+    P = float(norm_type)
+    if math.isinf(P):  # torch: max_pool(|x|), or −max_pool(−|x|)
+        sign = 1 if P > 0 else -1
+        return sign * max_pool_formula(call, input, nsp, kernel_size, stride, 0, 1, ceil_mode,
+                                       _map=lambda v: sign * sp.Abs(v))
+    if P == 0:
+        raise NotImplementedError("lp_pool with norm_type 0 (torch computes 1^∞)")
+    q = call.scalar(int(P) if P.is_integer() else P)
+    k = math.prod(tup(kernel_size, nsp))
+    mean = avg_pool_formula(call, input, nsp, kernel_size, stride, 0, ceil_mode, _map=lambda v: v ** q)
+    total = k * mean  # Σ x^P (partial windows: K · their mean, as torch)
+    root = total if q == 1 else total ** (1 / q)
+    return sp.Piecewise((0, sp.Eq(total, 0)), (root, True))  # torch's relu stops the gradient at 0
+
+
+@rule("lp_pool", modules=[nn.LPPool1d, nn.LPPool2d, nn.LPPool3d], latex=r"\operatorname{LPPool}")
+def lp_pool_module(call: Call, input: Any) -> sp.Expr:
+    """y[n,c,i,j] = (Σ_{p,q} x[n, c, s·i + p, s·j + q]^P)^{1/P}."""
+    m = call.module
+    nsp = {nn.LPPool1d: 1, nn.LPPool2d: 2, nn.LPPool3d: 3}[type(m)]
+    return lp_pool_formula(call, input, nsp, m.norm_type, m.kernel_size, m.stride, m.ceil_mode)
+
+
+per_dim("lp_pool", [F.lp_pool1d, F.lp_pool2d, F.lp_pool3d], r"\operatorname{lppool}", lp_pool_formula)

@@ -107,3 +107,57 @@ def test_max_pool_module_return_indices_then_unpool() -> None:
                  unpool=nn.MaxUnpool2d(2))
     d = check(model, rand(2, 3, 4, 6))
     assert [s.op[:8] for s in d.steps] == ["max_pool", "max_unpo"]
+
+
+# ---------------------------------------------------------------- lp_pool
+def _with_zero_window(shape: tuple[int, ...]) -> torch.Tensor:
+    x = rand(*shape, positive=True)
+    x[..., :2] = 0.0  # the first window of the last dim holds only zeros
+    return x
+
+
+LP_POOL = [
+    ("1d-p2", lambda x: F.lp_pool1d(x, 2, 3), rand(2, 3, 9)),
+    ("1d-p3-ceil", lambda x: F.lp_pool1d(x, 3, 3, 2, ceil_mode=True), rand(2, 3, 8, positive=True)),
+    ("1d-p1-negative", lambda x: F.lp_pool1d(x, 1, 2), rand(3, 8)),
+    ("1d-p1-zero-sum", lambda x: F.lp_pool1d(x, 1, 2), torch.tensor([[1.0, -1.0, 2.0, 0.5]], dtype=torch.float64)),
+    ("2d-p2", lambda x: F.lp_pool2d(x, 2, 2), rand(2, 3, 4, 6)),
+    ("2d-p1.5-stride", lambda x: F.lp_pool2d(x, 1.5, (2, 3), stride=(1, 2)), rand(2, 5, 7, positive=True)),
+    ("2d-p2-zero-window", lambda x: F.lp_pool2d(x, 2, 2), _with_zero_window((1, 2, 4, 4))),
+    ("2d-p4-ceil", lambda x: F.lp_pool2d(x, 4, 3, 2, ceil_mode=True), rand(1, 2, 6, 5)),
+    ("2d-inf", lambda x: F.lp_pool2d(x, float("inf"), 2), rand(2, 4, 4)),
+    ("1d-minus-inf", lambda x: F.lp_pool1d(x, -float("inf"), 2), rand(2, 6)),
+    ("3d-p2", lambda x: F.lp_pool3d(x, 2, 2), rand(1, 2, 4, 4, 4)),
+    ("3d-p3-unbatched", lambda x: F.lp_pool3d(x, 3, (2, 1, 2), ceil_mode=True), rand(2, 3, 3, 5, positive=True)),
+]
+
+
+@pytest.mark.parametrize("name, f, x", LP_POOL, ids=[n for n, _, _ in LP_POOL])
+def test_lp_pool(name: str, f: Callable[..., Any], x: torch.Tensor) -> None:
+    check(f, x)
+
+
+@pytest.mark.parametrize("m, shape", [
+    (nn.LPPool1d(2, 3, stride=2), (2, 3, 9)),
+    (nn.LPPool2d(3, (2, 2), ceil_mode=True), (2, 3, 5, 5)),
+    (nn.LPPool3d(2, 2), (2, 4, 4, 2)),
+], ids=["1d", "2d-ceil", "3d-unbatched"])
+def test_lp_pool_modules(m: nn.Module, shape: tuple[int, ...]) -> None:
+    check(m, rand(*shape, positive=True))
+
+
+def test_lp_pool_latex_and_zero_gradient() -> None:
+    """A window of zeros: value 0 and gradient 0 (torch's relu stops it), not 0·∞."""
+    x = _with_zero_window((1, 2, 4))
+    d = check(lambda v: F.lp_pool2d(v, 2, 2), x)
+    assert st.latex(d[0].forward) == (
+        r"y_{c,i,j} = \begin{cases} 0 & \text{for}\: \sum_{p=0}^{1} \sum_{q=0}^{1} x_{c,2 i + p,2 j + q}^{2} = 0 "
+        r"\\\sqrt{\sum_{p=0}^{1} \sum_{q=0}^{1} x_{c,2 i + p,2 j + q}^{2}} & \text{otherwise} \end{cases}")
+    g = d.gradient_values()[d.input_names[0]]
+    assert torch.isfinite(g).all() and (g[:, :, :2] == 0).all()
+
+
+def test_lp_pool_through_export() -> None:
+    """torch.export decomposes lp_pool into pow, avg_pool, sign, relu, abs, mul: those rules."""
+    d = check(exported(lambda x: F.lp_pool2d(x, 2, 2)), rand(2, 2, 4, 4))
+    assert d.capture_method == "torch.export"
