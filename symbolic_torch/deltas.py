@@ -152,6 +152,13 @@ def _solve_term(term: Term, free: Ranges, prefer: list[sp.Symbol]) -> Term | Non
         ranges = {**free, **{s: (lo, hi) for s, lo, hi in term.limits}}
         bound = [s for s, _, _ in term.limits]
         term = replace(term, deltas=_merge_digits(term.deltas, bound, ranges, term))
+        term = replace(term, deltas=_merge_reindex(term.deltas, bound, free, ranges))
+        split = _split_digits(term, bound, ranges, mixed_only=True)
+        if split is not None:
+            term, v, digits = split
+            if v in prefer:  # the digits of an adjoint index are adjoint indices too
+                prefer = prefer + digits
+            continue
         for k, d in enumerate(term.deltas):
             solved = _solve_delta(d, bound, ranges, prefer)
             if solved is None:
@@ -163,8 +170,135 @@ def _solve_term(term: Term, free: Ranges, prefer: list[sp.Symbol]) -> Term | Non
             term.conds.extend(conds)
             break
         else:
+            split = _split_digits(term, bound, ranges)
+            if split is not None:
+                term, v, digits = split
+                if v in prefer:  # the digits of an adjoint index are adjoint indices too
+                    prefer = prefer + digits
+                continue
             term = replace(term, deltas=[], conds=term.conds + [_as_eq(d) for d in term.deltas])
     return _simplify_conds(term, free)
+
+
+REINDEX_LIMIT = 1 << 21  # summation points an identity is checked on
+
+
+def _merge_reindex(deltas: list[sp.Expr], bound: list[sp.Symbol], free: Ranges, ranges: Ranges) -> list[sp.Expr]:
+    """Deltas ``f_k = E_k(bound)`` (free index = floor/mod expression of summation indices, as
+    a reshape writes them) merged into one affine equation on the flat index.
+
+    With strides ``s_k`` of the free dims, ``Σ s_k f_k = Σ s_k E_k`` says the same as all the
+    deltas when every ``E_k`` stays in its dim's range (mixed-radix digits are unique). When
+    ``Σ s_k E_k`` is affine in the summation indices, the merged delta is solved by the radix
+    step. Range and affinity are checked on every point of the summation ranges, not assumed.
+    """
+    order = list(free)
+    picked: list[tuple[int, sp.Symbol, sp.Expr, int]] = []
+    for k, d in enumerate(deltas):
+        d = sp.expand(d)
+        heads = [f for f in d.free_symbols if f in free and f not in bound and d.coeff(f, 1) in (1, -1)]
+        if len(heads) != 1:
+            continue
+        f = heads[0]
+        c = d.coeff(f, 1)
+        e = sp.expand(-(d - c * f) / c)
+        if e.free_symbols & set(free) or not (e.free_symbols & set(bound)) or not e.has(sp.floor, sp.Mod):
+            continue
+        picked.append((order.index(f), f, e, k))
+    if len(picked) < 2:
+        return deltas
+    picked.sort()
+    variables = sorted(set().union(*[e.free_symbols for _, _, e, _ in picked]), key=str)
+    if any(v not in ranges or ranges[v][0] != 0 for v in variables):
+        return deltas
+    sizes = [int(ranges[v][1]) + 1 for v in variables]
+    if math.prod(sizes) > REINDEX_LIMIT:
+        return deltas
+    import numpy as np
+    grid = np.meshgrid(*[np.arange(n, dtype=np.int64) for n in sizes], indexing="ij")
+    flat = np.zeros(grid[0].shape if grid else (), dtype=np.int64)
+    stride = 1
+    for pos, f, e, _ in reversed(picked):
+        n = int(free[f][1]) + 1
+        fn = sp.lambdify(variables, e, modules="numpy")
+        vals = np.asarray(fn(*grid)) + np.zeros(flat.shape)
+        if not (np.all(vals == np.round(vals)) and vals.min() >= 0 and vals.max() <= n - 1):
+            return deltas
+        flat = flat + stride * vals.astype(np.int64)
+        stride *= n
+    origin = int(flat[(0,) * len(variables)])
+    coeffs = []
+    for j in range(len(variables)):
+        at = [0] * len(variables)
+        at[j] = 1 if sizes[j] > 1 else 0
+        coeffs.append(int(flat[tuple(at)]) - origin if sizes[j] > 1 else 0)
+    affine = origin + sum(c * g for c, g in zip(coeffs, grid))
+    if not np.array_equal(flat, affine):
+        return deltas
+    strides, stride = {}, 1
+    for pos, f, _, _ in reversed(picked):
+        strides[f] = stride
+        stride *= int(free[f][1]) + 1
+    merged = sum(strides[f] * f for _, f, _, _ in picked) - origin - sum(c * v for c, v in zip(coeffs, variables))
+    used = {k for *_, k in picked}
+    return [sp.expand(merged)] + [d for k, d in enumerate(deltas) if k not in used]
+
+
+def _split_digits(term: Term, bound: list[sp.Symbol], ranges: Ranges,
+                  mixed_only: bool = False) -> tuple[Term, sp.Symbol, list[sp.Symbol]] | None:
+    """Sum over a bound index's digits instead of the index itself.
+
+    A reshape whose dims interleave (4×6 → 2×12) reads ``x[2i + ⌊j/6⌋, j mod 6]``: no delta is
+    affine in one summation index. With ``j = 6·j₁ + j₀`` (0 ≤ j₀ < 6, 0 ≤ j₁ < 2), ``⌊j/6⌋``
+    is ``j₁`` and ``j mod 6`` is ``j₀``, and the deltas become affine (then mixed-radix) in the
+    digits. Done only where the cuts divide one another and the index's range; with
+    ``mixed_only``, only for an index whose digit shares a delta with another summation index.
+    """
+    everything = [term.coeff, *term.deltas, *term.conds]
+    taken = {str(x) for x in term.coeff.free_symbols} | {str(x) for d in term.deltas for x in d.free_symbols} \
+        | {str(v) for v in ranges}
+    for v in bound:
+        lo, hi = ranges[v]
+        n = hi + 1
+        cuts: set[int] = set()
+        mixed = False
+        for d in term.deltas:
+            for e in sp.preorder_traversal(d):
+                got = _digit(e, {v}) if isinstance(e, (sp.Mod, sp.floor)) else None
+                if got is not None and got[0] == v:
+                    _, m, r = got
+                    cuts.update(c for c in (m, m * r if r else None) if c and 1 < c < n)
+                    mixed = mixed or bool((d.free_symbols - {v}) & set(bound))
+        if mixed_only and not mixed:
+            continue
+        chain = sorted(cuts)
+        if lo != 0 or not chain or any(b % a for a, b in zip([1] + chain, chain + [n])):
+            continue
+        places = [1] + chain  # digit k counts places[k]; it runs below places[k+1]/places[k]
+        sizes = [b // a for a, b in zip(places, chain + [n])]
+        digits = []
+        for k in range(len(places)):
+            name = fresh_name(f"{v}{k}", taken)
+            taken.add(name)
+            digits.append(sp.Symbol(name, integer=True))
+        value = sum(p * c for p, c in zip(places, digits))
+
+        def part(lo_place: int, hi_place: int | None, over: int) -> sp.Expr:
+            return sum((p // over) * c for p, c in zip(places, digits)
+                       if p >= lo_place and (hi_place is None or p < hi_place))
+
+        subs: dict[sp.Basic, sp.Basic] = {}
+        for d in everything:
+            for e in sp.preorder_traversal(d):
+                got = _digit(e, {v}) if isinstance(e, (sp.Mod, sp.floor)) else None
+                if got is not None and got[0] == v:
+                    _, m, r = got
+                    subs[e] = part(m, m * r if r else None, m)
+        subs[v] = value
+        limits = [l for l in term.limits if l[0] != v] + [(c, 0, size - 1) for c, size in zip(digits, sizes)]
+        out = Term(term.coeff, term.deltas, limits, term.conds).xreplace(subs)
+        return replace(out, deltas=[sp.expand(d) for d in out.deltas]), v, digits
+    return None
 
 
 def _as_eq(d: sp.Expr) -> sp.Basic:
@@ -279,7 +413,7 @@ def _merge_digits(deltas: list[sp.Expr], bound: list[sp.Symbol], ranges: Ranges,
         for a in sp.Add.make_args(d):
             c, core = a.as_coeff_Mul()
             got = _digit(core, set(bound)) if c in (1, -1) else None
-            if got is not None and not ((d - a).free_symbols & set(bound)):
+            if got is not None and not ((d - a).free_symbols & got[0].free_symbols):
                 L, m, r = got
                 groups.setdefault(L, []).append((m, r, sp.expand(-(d - a) / c), k))
                 break
@@ -292,9 +426,8 @@ def _merge_digits(deltas: list[sp.Expr], bound: list[sp.Symbol], ranges: Ranges,
         used.update(k for *_, k in digits)
         merged.append(L - sum(m * e for m, _, e, _ in digits))
         for m, r, e, _ in digits:
-            term.conds.append(sp.Le(0, e))
-            if r is not None:
-                term.conds.append(sp.Le(e, r - 1))
+            if r is not None:  # the top digit is ⌊L/m⌋ once the others are in range: no condition
+                term.conds.extend([sp.Le(0, e), sp.Le(e, r - 1)])
     return merged + [d for k, d in enumerate(deltas) if k not in used]
 
 
