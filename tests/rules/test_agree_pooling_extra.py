@@ -161,3 +161,31 @@ def test_lp_pool_through_export() -> None:
     """torch.export decomposes lp_pool into pow, avg_pool, sign, relu, abs, mul: those rules."""
     d = check(exported(lambda x: F.lp_pool2d(x, 2, 2)), rand(2, 2, 4, 4))
     assert d.capture_method == "torch.export"
+
+
+# ---------------------------------------------------------------- local response norm
+LRN = [
+    ("3d", lambda x: F.local_response_norm(x, 3), (2, 5, 4)),
+    ("3d-even-size", lambda x: F.local_response_norm(x, 2, 0.5, 0.75, 1.0), (2, 4, 3)),
+    ("4d", lambda x: F.local_response_norm(x, 5, 0.3, 0.5, 2.0), (2, 6, 3, 2)),
+    ("5d", lambda x: F.local_response_norm(x, 4, 0.1, 0.5, 2.0), (2, 5, 3, 2, 2)),
+    ("size-past-channels", lambda x: F.local_response_norm(x, 7, 1.0, 1.5, 0.5), (1, 3, 4)),
+    ("size-1", lambda x: F.local_response_norm(x, 1, 2.0), (2, 3, 2, 2)),
+]
+
+
+@pytest.mark.parametrize("name, f, shape", LRN, ids=[n for n, _, _ in LRN])
+def test_local_response_norm(name: str, f: Callable[..., Any], shape: tuple[int, ...]) -> None:
+    check(f, rand(*shape))
+
+
+def test_local_response_norm_module_and_latex() -> None:
+    d = check(nn.LocalResponseNorm(2, alpha=0.5, beta=0.75, k=1.0), rand(1, 3, 4))
+    assert st.latex(d[0].forward) == (
+        r"y_{n,c,i} = \frac{x_{n,c,i}}{\left(0.25 \sum_{t=0}^{1} x_{n,c + t - 1,i}^{2} + 1\right)^{0.75}}")
+
+
+def test_local_response_norm_through_export() -> None:
+    """torch.export decomposes local_response_norm into mul, pad, avg_pool, pow, div: those rules."""
+    d = check(exported(lambda x: F.local_response_norm(x, 3)), rand(2, 4, 3, 3))
+    assert d.capture_method == "torch.export"
