@@ -19,4 +19,4 @@ from . import calculus, distances  # noqa: F401,E402  (diff, trapezoid, tril/tri
 from . import activations_extra  # noqa: F401,E402  (hardtanh relu6 threshold hard/soft/tanhshrink celu selu rrelu glu)
 from . import losses_extra  # noqa: F401,E402  (l1, smooth l1, huber, soft margin, kl, bce, poisson nll, ranking, hinge)
 from . import unpooling  # noqa: F401,E402  (max_unpool1d/2d/3d, duplicate indices as torch computes them)
-from . import response_norm  # noqa: F401,E402  (local_response_norm)
+from . import fold, response_norm  # noqa: F401,E402  (fold / col2im; local_response_norm)

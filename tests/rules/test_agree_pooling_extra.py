@@ -189,3 +189,35 @@ def test_local_response_norm_through_export() -> None:
     """torch.export decomposes local_response_norm into mul, pad, avg_pool, pow, div: those rules."""
     d = check(exported(lambda x: F.local_response_norm(x, 3)), rand(2, 4, 3, 3))
     assert d.capture_method == "torch.export"
+
+
+# ---------------------------------------------------------------- fold (col2im)
+FOLD = [
+    ("overlapping", lambda x: F.fold(x, (4, 5), (2, 3)), (2, 3 * 6, 9)),
+    ("stride-pad-dilation-unbatched", lambda x: F.fold(x, (5, 6), 2, dilation=(1, 2), padding=1, stride=(2, 1)),
+     (2 * 4, 18)),
+    ("disjoint", lambda x: F.fold(x, (4, 4), 2, stride=2), (1, 2 * 4, 4)),
+    ("gaps", lambda x: F.fold(x, (5, 5), 1, stride=2), (2, 3, 9)),
+    ("unfold-roundtrip", lambda x: F.fold(F.unfold(x, 3, padding=1), (4, 4), 3, padding=1), (2, 2, 4, 4)),
+]
+
+
+@pytest.mark.parametrize("name, f, shape", FOLD, ids=[n for n, _, _ in FOLD])
+def test_fold(name: str, f: Callable[..., Any], shape: tuple[int, ...]) -> None:
+    check(f, rand(*shape))
+
+
+def test_fold_module_and_latex() -> None:
+    d = check(nn.Fold((3, 4), 2), rand(2, 4, 6))
+    assert st.latex(d[0].forward) == (
+        r"y_{n,c,h,w} = \sum_{p=0}^{1} \sum_{q=0}^{1} \sum_{a=0}^{1} \sum_{b=0}^{2} "
+        r"\delta_{h, a + p} \delta_{w, b + q} x_{n,4 c + 2 p + q,3 a + b}")
+    assert str(d[0].gradients["input"].rhs) == (
+        "Sum(Piecewise((ḡ[n, i/4 - p/2 - q/4, p + floor(j/3), q + Mod(j, 3)], (-i + 2*p + q >= 0) & "
+        "(-i + 2*p + q <= 0) & Eq(Mod(i - 2*p - q, 4), 0)), (0, True)), (p, 0, 1), (q, 0, 1))")
+
+
+def test_fold_through_export() -> None:
+    """torch.export's aten.col2im takes fold's arguments in fold's order."""
+    d = check(exported(lambda x: F.fold(x, (4, 5), (2, 3), stride=(1, 2))), rand(2, 12, 6))
+    assert d.capture_method == "torch.export"
