@@ -109,8 +109,25 @@ entry("im2col", F.unfold, "y[n, c·k + p, l] = x[n, c, window l's p-th cell] (0 
 entry("fftshift", torch.fft.fftshift, "y = x rolled by half its size along the dims.", [torch.fft.fftshift], [])
 entry("ifftshift", torch.fft.ifftshift, "y = x rolled back by half its size along the dims.", [torch.fft.ifftshift], [])
 entry("put", torch.put, "y = x with y_flat[I[k]] = src[k].", [torch.put], ["put"])
-entry("as_strided", torch.as_strided, "y[i…] = x_flat[offset + Σ stride·i].", [torch.as_strided, torch.as_strided_copy],
-      ["as_strided"])
+_AS_STRIDED_DOC = "y[i…] = x_flat[offset + Σ stride·i]."
+_as_strided_moved = moved(torch.as_strided, _AS_STRIDED_DOC)
+
+
+@rule("as_strided", functions=[torch.as_strided, torch.as_strided_copy], methods=["as_strided"],
+      latex=r"\operatorname{as\_strided}")
+def as_strided(call: Any, input: Any, size: Any, stride: Any, storage_offset: Any = None) -> Any:
+    """y[i…] = x_flat[offset + Σ stride·i] — where every read falls inside x's own elements.
+
+    as_strided addresses the *storage*: on a view (``base[5:]``) an offset or stride can reach
+    memory of the base that is not part of x, which no formula in x can describe.
+    """
+    x = input.value
+    start = x.storage_offset()
+    offset = start if storage_offset is None else int(storage_offset)
+    last = offset + sum((n - 1) * st for n, st in zip(size, stride) if n > 0)
+    if not x.is_contiguous() or offset < start or last >= start + x.numel():
+        raise NotImplementedError("as_strided reads memory outside its input's elements (its base's storage)")
+    return _as_strided_moved(call, input, size, stride, offset - start)
 entry("unsafe_masked_index", torch._unsafe_masked_index, "y = x[indices] where the mask holds, else the fill.",
       [torch._unsafe_masked_index], [])
 # pieces: each item of the tuple is its own step, read from the input

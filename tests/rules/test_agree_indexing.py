@@ -148,3 +148,13 @@ def test_data_movement_modules(module: torch.nn.Module, shape: tuple[int, ...]) 
     conv = torch.nn.Conv2d(shape[1], shape[1], 1).double()
     d = check(torch.nn.Sequential(conv, module), rand(*shape))
     assert d.steps[-1].module_path == "1"
+
+
+def test_as_strided_on_a_view_reads_only_its_own_elements() -> None:
+    base = rand(10)
+    view = base[3:]  # storage offset 3
+    d = check(lambda v: v.as_strided((2, 2), (1, 2)), view)
+    assert d.steps[0].op == "as_strided"
+    check(lambda v: torch.as_strided(v, (2, 2), (1, 2), 4), view)  # absolute offset 4: view element 1
+    with pytest.raises(st.UnsupportedOpError, match="outside its input's elements"):
+        st.derive(lambda v: v.as_strided((2, 2), (1, 2), 0), view)  # the base's storage before the view
