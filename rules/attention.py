@@ -28,11 +28,14 @@ from .linalg import _batched
 @rule("sdpa", functions=[F.scaled_dot_product_attention], latex=r"\operatorname{attention}")
 def sdpa(call: Call, query: Any, key: Any, value: Any, attn_mask: Any = None, dropout_p: float = 0.0,
          is_causal: bool = False, scale: float | None = None, enable_gqa: bool = False) -> sp.Expr:
-    """y[…, i, d] = Σ_j e^{s_ij}·V[…, j, d] / Σ_l e^{s_il}, s_ij = scale·Σ_e Q[…, i, e]·K[…, j, e] (+ M)."""
-    if dropout_p:
-        raise NotImplementedError("attention dropout (dropout_p > 0): use dropout_p=0 or model.eval()")
+    """y[…, i, d] = Σ_j e^{s_ij}·V[…, j, d] / Σ_l e^{s_il}, s_ij = scale·Σ_e Q[…, i, e]·K[…, j, e] (+ M).
+
+    With dropout_p > 0 each weight of the numerator is multiplied by D[…, i, j], the run's dropout
+    mask (0 or 1/(1 − p)), a constant replayed from the RNG state the call saw.
+    """
     if enable_gqa and query.shape[-3:-2] != key.shape[-3:-2]:
         raise NotImplementedError("grouped-query attention (enable_gqa with fewer key heads)")
+    drop = dropout_mask(call, query, key, value, attn_mask, dropout_p, is_causal, scale) if dropout_p else None
     q = call.operand(query, "query", "Q")
     k = call.operand(key, "key", "K")
     v = call.operand(value, "value", "V")
@@ -62,8 +65,39 @@ def sdpa(call: Call, query: Any, key: Any, value: Any, attn_mask: Any = None, dr
         return factor * sp.exp(s)
 
     n_keys = k.shape[-2]
-    return (call.sum(weight(j) * _batched(call, v, batch, [j, d]), (j, n_keys))
+    kept = _batched(call, call.operand(drop, "dropout_mask", "D"), batch, [i, j]) if drop is not None else 1
+    return (call.sum(kept * weight(j) * _batched(call, v, batch, [j, d]), (j, n_keys))
             / call.sum(weight(l), (l, n_keys)))
+
+
+def dropout_mask(call: Call, query: Any, key: Any, value: Any, attn_mask: Any, p: float, is_causal: bool,
+                 scale: float | None) -> torch.Tensor:
+    """The run's attention-dropout mask, shaped like the attention weights (…, L, S).
+
+    On CPU, torch's attention with dropout is its math path: softmax weights, then ``dropout``
+    (Bernoulli draws of the weights' shape). Those draws are replayed from the node's RNG state, and
+    the output they give is checked against the run's: a fused kernel (CUDA's flash or
+    memory-efficient attention) draws its mask inside the kernel, and it cannot be replayed.
+    """
+    q, k, v = (getattr(t, "value", t).detach() for t in (query, key, value))
+    m = getattr(attn_mask, "value", attn_mask)
+    if q.device.type != "cpu":
+        raise NotImplementedError(f"attention dropout on {q.device.type}: the fused kernel draws its dropout mask "
+                                  "inside the kernel, which cannot be replayed (run on CPU, or dropout_p=0)")
+    scores = (q.double() @ k.double().transpose(-2, -1)) * (scale if scale is not None else 1 / math.sqrt(q.shape[-1]))
+    if m is not None:
+        scores = scores.masked_fill(~m, float("-inf")) if m.dtype == torch.bool else scores + m.double()
+    if is_causal:
+        scores = scores.masked_fill(~torch.ones(scores.shape[-2:], dtype=torch.bool).tril(), float("-inf"))
+    weights = torch.softmax(scores, dim=-1)
+    mask = call.replay(F.dropout, torch.ones(weights.shape, dtype=q.dtype), p, True)
+    out = (weights * mask.double()) @ v.double()
+    got = call.out_value.detach().double()
+    tol = 1e-10 if q.dtype == torch.float64 else 1e-4
+    if out.shape != got.shape or not torch.allclose(out, got, atol=tol, rtol=tol, equal_nan=True):
+        raise NotImplementedError("attention dropout: replaying the run's RNG state does not reproduce its output "
+                                  "(this attention kernel draws its dropout mask in a way that cannot be replayed)")
+    return mask.to(q.dtype)
 
 
 def stacked_linear(input: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, block: int,
@@ -134,8 +168,7 @@ def multihead_attention(m: nn.MultiheadAttention, query: Any, key: Any, value: A
                         key_padding_mask: Any = None, need_weights: bool = True, attn_mask: Any = None,
                         average_attn_weights: bool = True, is_causal: bool = False) -> tuple[Any, Any]:
     """q, k, v = blocks of in_proj; heads split; softmax(q·kᵀ/√d + mask)·v; heads merged; out_proj."""
-    if m.dropout and m.training:
-        raise NotImplementedError("MultiheadAttention dropout in training mode (call model.eval())")
+    p = m.dropout if m.training else 0.0  # as torch: dropout on the attention weights in train mode only
     if m.bias_k is not None or m.add_zero_attn:
         raise NotImplementedError("MultiheadAttention with add_bias_kv or add_zero_attn")
     if is_causal and attn_mask is None:
@@ -154,11 +187,13 @@ def multihead_attention(m: nn.MultiheadAttention, query: Any, key: Any, value: A
         mask = named(traced(attention_mask, attn_mask, key_padding_mask, H, query.dtype), f"{pre}_mask")
     if not need_weights:
         causal = is_causal and key_padding_mask is None
-        o = F.scaled_dot_product_attention(q, k, v, None if causal else mask, is_causal=causal)
+        o = F.scaled_dot_product_attention(q, k, v, None if causal else mask, p, is_causal=causal)
         attn = None
     else:
         scores = named((q * (1.0 / math.sqrt(E // H))) @ k.transpose(-2, -1), f"{pre}_scores")
         attn = named(F.softmax(scores if mask is None else scores + mask, dim=-1), f"{pre}_weights")
+        if p:  # torch returns the weights after dropout
+            attn = named(F.dropout(attn, p, True), f"{pre}_dropped_weights")
         o = attn @ v
         if average_attn_weights:
             attn = named(attn.mean(dim=-3), f"{pre}_mean_weights")

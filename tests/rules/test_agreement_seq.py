@@ -93,12 +93,6 @@ def test_sdpa_causal_formula_has_iverson() -> None:
     assert "[j <= i]" in text and "[l <= i]" in text, text
 
 
-def test_sdpa_dropout_is_unsupported() -> None:
-    from symbolic_torch.errors import UnsupportedOpError
-    with pytest.raises(UnsupportedOpError, match="dropout"):
-        run(lambda: lambda q: F.scaled_dot_product_attention(q, q, q, dropout_p=0.5), lambda: (rand(2, 3, 2),))
-
-
 # --- multi-head attention -------------------------------------------------------------------------
 
 def mha(fn: Callable[..., Any], **kw: Any) -> Callable[[], nn.Module]:
