@@ -123,9 +123,12 @@ def as_strided(call: Any, input: Any, size: Any, stride: Any, storage_offset: An
     """
     x = input.value
     start = x.storage_offset()
+    if start and storage_offset is not None:
+        raise NotImplementedError("as_strided with an explicit storage offset on a view addresses its base's "
+                                  "storage, outside its input's elements")
     offset = start if storage_offset is None else int(storage_offset)
     last = offset + sum((n - 1) * st for n, st in zip(size, stride) if n > 0)
-    if not x.is_contiguous() or offset < start or last >= start + x.numel():
+    if not x.is_contiguous() or last >= start + x.numel():
         raise NotImplementedError("as_strided reads memory outside its input's elements (its base's storage)")
     return _as_strided_moved(call, input, size, stride, offset - start)
 entry("unsafe_masked_index", torch._unsafe_masked_index, "y = x[indices] where the mask holds, else the fill.",

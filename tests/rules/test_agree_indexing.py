@@ -155,6 +155,8 @@ def test_as_strided_on_a_view_reads_only_its_own_elements() -> None:
     view = base[3:]  # storage offset 3
     d = check(lambda v: v.as_strided((2, 2), (1, 2)), view)
     assert d.steps[0].op == "as_strided"
-    check(lambda v: torch.as_strided(v, (2, 2), (1, 2), 4), view)  # absolute offset 4: view element 1
+    check(lambda v: torch.as_strided(v, (2, 2), (1, 2), 1), rand(7))  # an offset on a tensor of its own
     with pytest.raises(st.UnsupportedOpError, match="outside its input's elements"):
         st.derive(lambda v: v.as_strided((2, 2), (1, 2), 0), view)  # the base's storage before the view
+    with pytest.raises(st.UnsupportedOpError, match="outside its input's elements"):
+        st.derive(lambda v: v.as_strided((2, 2), (3, 4)), view)  # past the view's last element
