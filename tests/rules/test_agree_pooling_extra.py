@@ -221,3 +221,60 @@ def test_fold_through_export() -> None:
     """torch.export's aten.col2im takes fold's arguments in fold's order."""
     d = check(exported(lambda x: F.fold(x, (4, 5), (2, 3), stride=(1, 2))), rand(2, 12, 6))
     assert d.capture_method == "torch.export"
+
+
+# ---------------------------------------------------------------- embedding_bag
+def I(v: Any) -> torch.Tensor:  # noqa: E743
+    return torch.tensor(v, dtype=torch.long)
+
+
+K1, OFF = I([1, 2, 4, 5, 4, 3, 2, 9]), I([0, 3, 3, 5])  # bags [1 2 4] [] [5 4] [3 2 9]
+K2 = I([[1, 2, 4, 0], [4, 3, 2, 9], [2, 2, 0, 0]])
+BAGS = [
+    ("2d-sum", lambda w: F.embedding_bag(K2, w, mode="sum")),
+    ("2d-mean", lambda w: F.embedding_bag(K2, w, mode="mean")),
+    ("2d-max", lambda w: F.embedding_bag(K2, w, mode="max")),
+    ("offsets-sum-empty-bag", lambda w: F.embedding_bag(K1, w, OFF, mode="sum")),
+    ("offsets-mean", lambda w: F.embedding_bag(K1, w, OFF, mode="mean")),
+    ("offsets-max", lambda w: F.embedding_bag(K1, w, OFF, mode="max")),
+    ("include-last-offset-sum", lambda w: F.embedding_bag(K1, w, OFF, mode="sum", include_last_offset=True)),
+    ("include-last-offset-mean-pad", lambda w: F.embedding_bag(K1, w, OFF, mode="mean", include_last_offset=True,
+                                                               padding_idx=2)),
+    ("include-last-offset-max", lambda w: F.embedding_bag(K1, w, I([0, 3, 8]), mode="max", include_last_offset=True)),
+    ("offsets-mean-pad", lambda w: F.embedding_bag(K1, w, OFF, mode="mean", padding_idx=2)),
+    ("2d-max-pad-all-padding-row", lambda w: F.embedding_bag(I([[0, 0], [1, 0]]), w, mode="max", padding_idx=0)),
+    ("2d-mean-negative-pad", lambda w: F.embedding_bag(K2, w, mode="mean", padding_idx=-1)),
+    ("max-ties", lambda w: F.embedding_bag(I([[3, 3, 1]]), w, mode="max")),
+]
+
+
+@pytest.mark.parametrize("name, f", BAGS, ids=[n for n, _ in BAGS])
+def test_embedding_bag(name: str, f: Callable[..., Any]) -> None:
+    check(f, rand(10, 3))
+
+
+@pytest.mark.parametrize("k, off, shape, pad", [
+    (K1, OFF, (8,), None), (K2, None, (3, 4), 2), (K1, I([0, 3, 3, 5]), (8,), 4),
+], ids=["offsets", "2d-padding", "offsets-padding"])
+def test_embedding_bag_per_sample_weights(k: torch.Tensor, off: Any, shape: tuple[int, ...], pad: Any) -> None:
+    check(lambda w, s: F.embedding_bag(k, w, off, mode="sum", per_sample_weights=s, padding_idx=pad),
+          rand(10, 3), rand(*shape))
+
+
+def test_embedding_bag_module() -> None:
+    model = Wrap(lambda m, s: m.bag(K1, OFF, per_sample_weights=s), bag=nn.EmbeddingBag(10, 3, mode="sum").double())
+    d = check(model, rand(8))
+    assert {"bag.weight", "x"} <= set(d.gradient_values())  # x: the per-sample weights
+    check(Wrap(lambda m, x: m.bag(K2) * x, bag=nn.EmbeddingBag(10, 3, mode="max", padding_idx=0).double()), rand(3, 3))
+
+
+def test_embedding_bag_formula() -> None:
+    d = check(lambda w: F.embedding_bag(K1, w, OFF, mode="mean"), rand(10, 3))
+    assert str(d[0].forward.rhs) == "Sum([t < m[b]]*W[k[t + o[b]], j], (t, 0, 2))/Max(1, Sum([t < m[b]], (t, 0, 2)))"
+
+
+def test_embedding_bag_through_export() -> None:
+    """torch.export: aten._embedding_bag(weight, indices, offsets, …, mode as an int, …), a 4-tuple."""
+    d = check(exported(lambda w: F.embedding_bag(K2, w, mode="mean", padding_idx=0)), rand(10, 3))
+    assert d.capture_method == "torch.export"
+    d = check(exported(lambda w: F.embedding_bag(K1, w, OFF, mode="max")), rand(10, 3))
