@@ -1,0 +1,88 @@
+"""Random ops (alpha dropout, normal, bernoulli: the run's draws replayed as constants), special functions
+(entr, Bessel i0/i0e/i1/i1e, nextafter, frexp), scatter_reduce / index_reduce, matrix_power, gradient, zero_."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import symbolic_torch as st
+from conftest import check, rand
+from test_agree_attention_dropout import check_random  # derive and compare under the same seed
+
+
+# ---------------------------------------------------------------- random ops
+ALPHA = [
+    ("alpha-train", lambda x: F.alpha_dropout(x, 0.4, True), (3, 5)),
+    ("alpha-train-3d", lambda x: F.alpha_dropout(x, 0.7, True) * x, (2, 3, 4)),
+    ("alpha-eval", lambda x: F.alpha_dropout(x, 0.4, False), (4,)),
+    ("alpha-p1", lambda x: F.alpha_dropout(x, 1.0, True) + x, (3, 2)),
+    ("alpha-0d", lambda x: F.alpha_dropout(x, 0.5, True), ()),
+    ("feature-4d", lambda x: F.feature_alpha_dropout(x, 0.5, True), (2, 3, 2, 2)),
+    ("feature-3d", lambda x: F.feature_alpha_dropout(x, 0.3, True).exp(), (3, 4, 5)),
+    ("feature-eval", lambda x: F.feature_alpha_dropout(x, 0.3, False), (2, 3)),
+    ("module", lambda x: torch.nn.AlphaDropout(0.2)(x), (4, 3)),
+]
+
+
+@pytest.mark.parametrize("fn, shape", [pytest.param(f, s, id=n) for n, f, s in ALPHA])
+def test_alpha_dropout(fn: Callable[..., Any], shape: tuple[int, ...]) -> None:
+    torch.manual_seed(0)
+    check_random(fn, rand(*shape))
+
+
+def test_alpha_dropout_formula() -> None:
+    torch.manual_seed(0)
+    d = check_random(lambda x: F.alpha_dropout(x, 0.5, True), rand(4, 6))
+    step = d.steps[0]
+    assert str(step.forward.rhs) == ("0.886404894665932*m[n, i]*x[n, i] + "
+                                     "1.55838786103606*m[n, i] - 0.779193930518032")
+    mask = step.operand("mask")
+    assert mask.source is None and set(mask.value.unique().tolist()) <= {0.0, 1.0}
+
+
+def test_feature_alpha_dropout_mask_per_channel() -> None:
+    torch.manual_seed(0)
+    d = check_random(lambda x: F.feature_alpha_dropout(x, 0.5, True), rand(3, 4, 2, 2))
+    assert d.steps[0].operand("mask").shape == (3, 4)
+
+
+RANDOM = [
+    ("normal-tensors", lambda m, s: torch.normal(m, s.abs() + 0.1) + m * s, ((3, 4), (3, 4))),
+    ("normal-broadcast", lambda m, s: torch.normal(m, s.abs()) * m, ((1, 2, 3), (5, 2, 3))),
+    ("normal-float-std", lambda m, s: torch.normal(m, 1.5) + s, ((2, 3), (2, 3))),
+    ("normal-float-mean", lambda m, s: torch.normal(0.3, s.abs()) * m, ((4,), (4,))),
+    ("bernoulli", lambda p, x: torch.bernoulli(p.sigmoid()) * x, ((3, 4), (3, 4))),
+]
+
+
+@pytest.mark.parametrize("fn, shapes", [pytest.param(f, s, id=n) for n, f, s in RANDOM])
+def test_random_draws(fn: Callable[..., Any], shapes: tuple[tuple[int, ...], ...]) -> None:
+    torch.manual_seed(0)
+    check_random(fn, *(rand(*s) for s in shapes))
+
+
+def test_random_draw_that_does_not_replay_is_refused() -> None:
+    from symbolic_torch.call import Call, TensorArg
+    from symbolic_torch.rules.random_ops import bernoulli
+    p = rand(4, positive=True) / 2
+    torch.manual_seed(3)
+    out = torch.bernoulli(p)
+    call = Call("b", "bernoulli", None, None, out)
+    torch.manual_seed(4)
+    call.rng_state = torch.random.get_rng_state()  # not the state the run saw
+    with pytest.raises(NotImplementedError, match="does not reproduce"):
+        bernoulli(call, TensorArg(p, "p", True, 0))
+
+
+def test_bernoulli_with_p_is_a_constant() -> None:
+    """torch.bernoulli(x, p) ignores x's values (torch has no derivative for it): y is the run's draws, ∂ = 0."""
+    torch.manual_seed(0)
+    x = rand(5)
+    torch.manual_seed(2)
+    d = st.derive(lambda x: torch.bernoulli(x, 0.3) + x.sin(), x, grad_output=torch.ones(5, dtype=torch.float64),
+                  verify=False)  # torch's autograd has no derivative to verify against
+    assert str(d.steps[0].forward.rhs) == "B[i]"
+    assert torch.allclose(d.gradient_values()[d.input_names[0]], x.cos())
