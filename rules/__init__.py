@@ -21,3 +21,4 @@ from . import losses_extra  # noqa: F401,E402  (l1, smooth l1, huber, soft margi
 from . import unpooling  # noqa: F401,E402  (max_unpool1d/2d/3d, duplicate indices as torch computes them)
 from . import fold, response_norm  # noqa: F401,E402  (fold / col2im; local_response_norm)
 from . import random_ops  # noqa: F401,E402  (alpha dropout, normal, bernoulli: the run's draws replayed as constants)
+from . import special_functions  # noqa: F401,E402  (entr, i0, i0e, i1, i1e, nextafter, frexp)

@@ -273,6 +273,21 @@ def _heaviside(e: sp.Heaviside, g: _Grid) -> torch.Tensor:
     return torch.heaviside(x, torch.tensor(at0, dtype=torch.float64))
 
 
+def _besseli(e: sp.Basic, g: _Grid, scaled: bool = False) -> torch.Tensor:
+    """I_ν(x) for an integer order ν ≥ 0 (``scaled``: e^{−|x|}·I_ν(x)): torch.special's orders 0 and 1, then
+    I_{n+1} = I_{n−1} − 2n/x·I_n (0 at x = 0), the orders the derivatives of i0, i1 (i0e, i1e) read."""
+    nu, x = e.args
+    if not (nu.is_Integer and int(nu) >= 0):
+        raise TypeError(f"cannot evaluate {e}: only integer orders ν ≥ 0")
+    x = _ev(x, g).to(torch.float64)
+    lo, hi = (torch.special.i0e(x), torch.special.i1e(x)) if scaled else (torch.special.i0(x), torch.special.i1(x))
+    if int(nu) == 0:
+        return lo
+    for n in range(1, int(nu)):
+        lo, hi = hi, torch.where(x == 0, torch.zeros((), dtype=x.dtype), lo - 2 * n / x * hi)
+    return hi
+
+
 def _minmax(op: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Callable[[sp.Basic, _Grid], torch.Tensor]:
     return _logic(op)
 
@@ -317,6 +332,7 @@ _HANDLERS: dict[type, Callable[[sp.Basic, _Grid], torch.Tensor]] = {
     sp.floor: _unary(torch.floor),
     sp.ceiling: _unary(torch.ceil),
     sp.Heaviside: _heaviside,
+    sp.besseli: _besseli,
     sp.Max: _minmax(torch.maximum),
     sp.Min: _minmax(torch.minimum),
     sp.Mod: lambda e, g: torch.remainder(_ev(e.args[0], g), _ev(e.args[1], g)),

@@ -86,3 +86,58 @@ def test_bernoulli_with_p_is_a_constant() -> None:
                   verify=False)  # torch's autograd has no derivative to verify against
     assert str(d.steps[0].forward.rhs) == "B[i]"
     assert torch.allclose(d.gradient_values()[d.input_names[0]], x.cos())
+
+
+# ---------------------------------------------------------------- special functions
+SPECIAL = [
+    ("entr", lambda x: torch.special.entr(x.abs() + 0.1), (3, 4)),
+    ("i0", lambda x: torch.i0(x * 3), (2, 5)),
+    ("i0-method", lambda x: x.i0() * x, (4,)),
+    ("special-i0", lambda x: torch.special.i0(x), (2, 2, 3)),
+    ("i0e", lambda x: torch.special.i0e(x * 4), (3, 4)),
+    ("i1", lambda x: torch.special.i1(x * 3), (6,)),
+    ("i1e", lambda x: torch.special.i1e(x * 4), (2, 3)),
+    ("i1-at-zero", lambda x: torch.special.i1(x * torch.tensor([0.0, 1, 0, 2], dtype=torch.float64)), (4,)),
+    ("i1e-at-zero", lambda x: torch.special.i1e(x * torch.tensor([0.0, 1, 0], dtype=torch.float64)), (2, 3)),
+    ("i0e-large", lambda x: torch.special.i0e(x * 400), (5,)),
+    ("i1e-second-order", lambda x: torch.special.i1e(x).sum() * torch.special.i0e(x), (3,)),
+    ("frexp", lambda x: torch.frexp(x * 10)[0], (3, 4)),
+    ("frexp-method", lambda x: x.frexp().mantissa * x, (5,)),
+]
+
+
+@pytest.mark.parametrize("fn, shape", [pytest.param(f, s, id=n) for n, f, s in SPECIAL])
+def test_special(fn: Callable[..., Any], shape: tuple[int, ...]) -> None:
+    check(fn, rand(*shape))
+
+
+def test_entr_at_zero_and_below() -> None:
+    """torch's entr backward −(1 + log x): +∞ at 0, NaN below 0; verification compares the patterns."""
+    x = torch.tensor([0.0, -1.5, 0.3, 2.0], dtype=torch.float64)
+    d = st.derive(lambda x: torch.special.entr(x), x, grad_output=torch.ones(4, dtype=torch.float64))
+    assert d.report is not None and d.report.ok, str(d.report)
+    g = d.gradient_values()[d.input_names[0]]
+    assert g[0] == float("inf") and g[1].isnan() and torch.isfinite(g[2:]).all()
+
+
+def test_special_formulas() -> None:
+    forward = {k: str(check(f, rand(3)).steps[-1].forward.rhs) for k, f in [
+        ("entr", lambda x: torch.special.entr(x.abs())), ("i1", lambda x: torch.special.i1(x)), ("i0e", lambda x: torch.special.i0e(x)),
+        ("frexp", lambda x: torch.frexp(x)[0])]}
+    assert forward == {"entr": "Entr(x[i])", "i1": "besseli(1, x[i])", "i0e": "ScaledBesselI(0, x[i])",
+                       "frexp": "x[i]/2**E[i]"}
+
+
+NEXTAFTER = [
+    ("up", lambda x, y: torch.nextafter(x, x + 1), ((3, 4), (3, 4))),
+    ("broadcast", lambda x, y: torch.nextafter(x, y) * y, ((5, 1), (5,))),
+    ("toward-other", lambda x, y: x.nextafter(y).exp(), ((2, 3), (2, 3))),
+    ("scalar-other", lambda x, y: torch.nextafter(x, torch.tensor(0.0, dtype=torch.float64)), ((4,), (1,))),
+]
+
+
+@pytest.mark.parametrize("fn, shapes", [pytest.param(f, s, id=n) for n, f, s in NEXTAFTER])
+def test_nextafter(fn: Callable[..., Any], shapes: tuple[tuple[int, ...], ...]) -> None:
+    d = check(fn, *(rand(*s) for s in shapes))
+    step = [s for s in d.steps if s.op == "nextafter"][0]
+    assert step.operand("step").value.abs().max() < 1e-14

@@ -1,0 +1,86 @@
+"""Special functions: entropy terms, modified Bessel functions, float neighbours and mantissas.
+
+I₀ and I₁ are sympy's ``besseli`` (its derivative I_ν' = (I_{ν−1} + I_{ν+1})/2 is what sympy
+derives; the evaluator computes them with torch.special). The exponentially scaled ones are a
+function of their own, e^{−|x|}·I_ν(x) kept as one factor: the product would overflow where
+I_ν(x) does (|x| ≳ 700) although the scaled value is small.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+import sympy as sp
+import torch
+
+from symbolic_torch.call import Call
+from symbolic_torch.evaluate import _besseli, _ev, register
+from symbolic_torch.registry import rule
+
+from ._functions import Sign
+from ._vocab import read, unary
+
+
+class Entr(sp.Function):
+    """−x·log x for x > 0, 0 at 0, −∞ below; ∂ = −(1 + log x) everywhere (torch's entr backward:
+    +∞ at 0, NaN below 0), which a piecewise form would not give."""
+
+    is_real = True
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return -(1 + sp.log(self.args[0]))
+
+    def _latex(self, printer: Any) -> str:
+        return r"\operatorname{entr}\left(%s\right)" % printer._print(self.args[0])
+
+
+class ScaledBesselI(sp.Function):
+    """e^{−|x|}·I_ν(x) for an integer order ν ≥ 0 (torch's i0e, i1e).
+
+    ∂/∂x = (Ĩ_{|ν−1|}(x) + Ĩ_{ν+1}(x))/2 − sign(x)·Ĩ_ν(x), since I_{−1} = I_1.
+    """
+
+    is_real = True
+    nargs = 2
+
+    def fdiff(self, argindex: int = 2) -> sp.Expr:
+        nu, x = self.args
+        if argindex != 2:
+            raise sp.ArgumentIndexError(self, argindex)
+        return (ScaledBesselI(abs(nu - 1), x) + ScaledBesselI(nu + 1, x)) / 2 - Sign(x) * self
+
+    def _latex(self, printer: Any) -> str:
+        return r"e^{-\left|%s\right|} I_{%s}\left(%s\right)" % (
+            printer._print(self.args[1]), printer._print(self.args[0]), printer._print(self.args[1]))
+
+
+register(Entr, lambda e, g: torch.special.entr(_ev(e.args[0], g).to(torch.float64)))
+register(ScaledBesselI, lambda e, g: _besseli(e, g, scaled=True))
+
+unary("entr", lambda x, c, *a, **k: Entr(x), functions=[torch.special.entr], latex=r"\operatorname{entr}")
+unary("i0", lambda x, c, *a, **k: sp.besseli(0, x), functions=[torch.i0, torch.special.i0], methods=["i0"],
+      latex=r"I_0")
+unary("i1", lambda x, c, *a, **k: sp.besseli(1, x), functions=[torch.special.i1], latex=r"I_1")
+unary("i0e", lambda x, c, *a, **k: ScaledBesselI(0, x), functions=[torch.special.i0e], latex=r"e^{-|x|}I_0")
+unary("i1e", lambda x, c, *a, **k: ScaledBesselI(1, x), functions=[torch.special.i1e], latex=r"e^{-|x|}I_1")
+
+
+@rule("nextafter", functions=[torch.nextafter], methods=["nextafter"], latex=r"\operatorname{nextafter}")
+def nextafter(call: Call, input: Any, other: Any) -> sp.Expr:
+    """y[i…] = x[i…] + δ[i…], δ the run's step to the next float toward other (a constant: ∂x = 1, ∂other = 0)."""
+    call.default_out()
+    x = read(call, input, "input", "x")
+    base = torch.broadcast_to(input.value, call.out_shape).to(call.out_value.dtype)
+    step = call.operand((call.out_value - base).to(torch.float64), "step", "delta")  # exact: one ulp or 0
+    return x + call.broadcast(step)
+
+
+@rule("frexp", functions=[torch.frexp], methods=["frexp"], latex=r"\operatorname{frexp}", multi_output=True)
+def frexp(call: Call, input: Any) -> sp.Expr:
+    """mantissa[i…] = x[i…]·2^{−E[i…]}, E the run's exponents (integers, constants); the exponent item is an integer."""
+    if call.item not in (0, None):
+        raise NotImplementedError("frexp item 1 is the integer exponent")
+    call.default_out()
+    x = read(call, input, "input", "x")
+    exponent = torch.frexp(input.value)[1].to(torch.float64)
+    e = call.broadcast(call.operand(exponent, "exponent", "E"))
+    return x * sp.Integer(2) ** (-e)
