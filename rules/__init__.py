@@ -20,5 +20,6 @@ from . import activations_extra  # noqa: F401,E402  (hardtanh relu6 threshold ha
 from . import losses_extra  # noqa: F401,E402  (l1, smooth l1, huber, soft margin, kl, bce, poisson nll, ranking, hinge)
 from . import unpooling  # noqa: F401,E402  (max_unpool1d/2d/3d, duplicate indices as torch computes them)
 from . import fold, response_norm  # noqa: F401,E402  (fold / col2im; local_response_norm)
+from . import normalization_extra  # noqa: F401,E402  (rms_norm, RMSNorm; native_layer/group/batch_norm tuple forms)
 from . import random_ops  # noqa: F401,E402  (alpha dropout, normal, bernoulli: the run's draws replayed as constants)
 from . import special_functions  # noqa: F401,E402  (entr, i0, i0e, i1, i1e, nextafter, frexp)
