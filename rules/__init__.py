@@ -23,3 +23,4 @@ from . import fold, response_norm  # noqa: F401,E402  (fold / col2im; local_resp
 from . import normalization_extra  # noqa: F401,E402  (rms_norm, RMSNorm; native_layer/group/batch_norm tuple forms)
 from . import random_ops  # noqa: F401,E402  (alpha dropout, normal, bernoulli: the run's draws replayed as constants)
 from . import special_functions  # noqa: F401,E402  (entr, i0, i0e, i1, i1e, nextafter, frexp)
+from . import scatter_reduce  # noqa: F401,E402  (scatter_reduce, index_reduce: sum, prod, mean, amax, amin)

@@ -141,3 +141,43 @@ def test_nextafter(fn: Callable[..., Any], shapes: tuple[tuple[int, ...], ...]) 
     d = check(fn, *(rand(*s) for s in shapes))
     step = [s for s in d.steps if s.op == "nextafter"][0]
     assert step.operand("step").value.abs().max() < 1e-14
+
+
+# ---------------------------------------------------------------- scatter_reduce, index_reduce
+IDX = torch.tensor([[0, 2, 0, 1], [3, 3, 0, 2], [1, 0, 0, 0]])  # rows of 4 targets in 0…3 (2 untouched in row 2)
+ROWS = torch.tensor([2, 0, 2, 4, 2])  # index_reduce: 5 source rows into rows 0…4 (1 and 3 untouched)
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["sum", "prod", "mean", "amax", "amin"])
+def test_scatter_reduce(reduce: str, include_self: bool) -> None:
+    check(lambda x, s: torch.scatter_reduce(x, 1, IDX, s, reduce, include_self=include_self), rand(3, 4), rand(3, 4))
+    check(lambda x, s: x.scatter_reduce(0, IDX[:2, :3] % 2, s, reduce, include_self=include_self) * x,
+          rand(2, 4, positive=True), rand(2, 3))
+
+
+@pytest.mark.parametrize("include_self", [True, False])
+@pytest.mark.parametrize("reduce", ["prod", "mean", "amax", "amin"])
+def test_index_reduce(reduce: str, include_self: bool) -> None:
+    check(lambda x, s: torch.index_reduce(x, 0, ROWS, s, reduce, include_self=include_self), rand(5, 3), rand(5, 3))
+    check(lambda x, s: x.index_reduce(1, ROWS[:3] % 3, s, reduce, include_self=include_self).exp(),
+          rand(2, 3, 2), rand(2, 3, 2))
+
+
+@pytest.mark.parametrize("reduce", ["amax", "amin"])
+def test_extremum_ties_share_the_gradient(reduce: str) -> None:
+    """Equal extrema (self and two sources) split the gradient evenly, as torch's backward does."""
+    x = torch.tensor([[1.0, 5.0, -2.0]], dtype=torch.float64)
+    s = torch.tensor([[1.0, 1.0, 0.5, 5.0]], dtype=torch.float64)
+    index = torch.tensor([[0, 0, 1, 1]])
+    d = check(lambda x, s: torch.scatter_reduce(x, 1, index, s, reduce) * 1.0, x, s)
+    g = d.gradient_values()
+    if reduce == "amax":
+        assert torch.equal(g[d.input_names[1]].abs() > 0, torch.tensor([[True, True, False, True]]))
+    check(lambda x, s: torch.index_reduce(x, 0, torch.tensor([0, 0]), s, reduce), torch.ones(1, 2, dtype=torch.float64),
+          torch.tensor([[1.0, 3.0], [1.0, -3.0]], dtype=torch.float64))
+
+
+def test_scatter_reduce_formula() -> None:
+    d = check(lambda x, s: torch.scatter_reduce(x, 1, IDX[:, :2], s, "sum", include_self=False), rand(3, 4), rand(3, 2))
+    assert str(d.steps[0].forward.rhs) == "S[i, j]*x[i, j] + Sum([Eq(I[i, q], j)]*s[i, q], (q, 0, 1))"
