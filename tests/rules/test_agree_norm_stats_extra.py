@@ -91,3 +91,46 @@ def test_native_group_norm_statistics(shape: tuple[int, ...], groups: int) -> No
     got = d.gradient_values()
     for name, r in zip(("x", "w"), ref):
         torch.testing.assert_close(got[name], r, rtol=0, atol=1e-10)
+
+
+FW = torch.tensor([3, 1, 2, 5])
+STAT_CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[], torch.Tensor], ...]]] = [
+    ("cov", lambda x: torch.cov(x), (lambda: rand(3, 4),)),
+    ("cov", lambda x: torch.cov(x, correction=0), (lambda: rand(4),)),
+    ("cov", lambda x: x.cov(correction=2, fweights=FW), (lambda: rand(2, 4),)),
+    ("cov", lambda x, a: torch.cov(x, aweights=a), (lambda: rand(3, 4), lambda: rand(4, positive=True))),
+    ("cov", lambda x, a: torch.cov(x, correction=3, fweights=FW, aweights=a),
+     (lambda: rand(1, 4), lambda: rand(4, positive=True))),
+    ("corrcoef", lambda x: torch.corrcoef(x), (lambda: rand(3, 5),)),
+    ("corrcoef", lambda x: x.corrcoef(), (lambda: rand(2, 4),)),
+    ("quantile", lambda x: torch.quantile(x, 0.3), (lambda: rand(3, 4),)),
+    ("quantile", lambda x: torch.quantile(x, 0.3, dim=1, keepdim=True), (lambda: rand(3, 4),)),
+    ("quantile", lambda x, q: torch.quantile(x, q, dim=0), (lambda: rand(5, 3), lambda: torch.rand(4, dtype=torch.float64))),
+    ("quantile", lambda x, q: torch.quantile(x, q, keepdim=True), (lambda: rand(2, 3), lambda: torch.rand(3, dtype=torch.float64))),
+    ("quantile", lambda x: x.quantile(0.7, -1, interpolation="midpoint"), (lambda: rand(2, 3, 5),)),
+    ("quantile", lambda x: torch.quantile(x, torch.tensor([0.2, 0.6], dtype=torch.float64), 1, interpolation="lower"),
+     (lambda: rand(2, 5, 2),)),
+    ("quantile", lambda x: torch.quantile(x, 0.45, 0, interpolation="higher"), (lambda: rand(6, 2),)),
+    ("quantile", lambda x: torch.quantile(x, 0.45, 0, True, interpolation="nearest"), (lambda: rand(6, 2),)),
+    ("nanquantile", lambda x: torch.nanquantile(x, 0.4, dim=1), (lambda: rand(3, 6),)),
+]
+
+
+@pytest.mark.parametrize("rule, f, makes", STAT_CASES, ids=[f"{r}-{k}" for k, (r, _, _) in enumerate(STAT_CASES)])
+def test_statistic(rule: str, f: Callable[..., Any], makes: tuple[Callable[[], torch.Tensor], ...]) -> None:
+    d = check(f, *[m() for m in makes])
+    assert rule in [s.op for s in d.steps]
+
+
+@pytest.mark.parametrize("interpolation", ["linear", "lower", "higher", "midpoint", "nearest"])
+def test_nanquantile_skips_nan(interpolation: str) -> None:
+    """n counts the non-NaN elements of each row; the NaN cells get no gradient."""
+    x = rand(3, 6)
+    x[0, 2] = x[2, 0] = x[2, 5] = float("nan")
+    q = torch.tensor([0.25, 0.9], dtype=torch.float64)
+    check(lambda t, p: torch.nanquantile(t, p, dim=1, interpolation=interpolation), x, q)
+
+
+def test_cov_float32_aweights_are_refused() -> None:
+    with pytest.raises(st.UnsupportedOpError, match="aweights in torch.float32"):
+        st.derive(lambda x: torch.cov(x, aweights=torch.rand(4)), rand(2, 4))
