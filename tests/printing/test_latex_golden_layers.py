@@ -40,8 +40,8 @@ GOLDEN: list[tuple[str, Any, Any, str, str]] = [
     ("ReflectionPad1d", lambda: nn.ReflectionPad1d(1), lambda: rand(1, 1, 3), "forward",
      r"y_{n,c,i} = x_{n,c,2 - \left|{\left|{i - 1}\right| - 2}\right|}"),
     ("Upsample-nearest", lambda: nn.Upsample(scale_factor=2), lambda: rand(1, 1, 2, 2), "input",
-     r"\frac{\partial L}{\partial x_{n,c,k,l}} = \sum_{i=0}^{3} \sum_{j=0}^{3} \left[k = \left\lfloor{\frac{i}{2}}"
-     r"\right\rfloor \wedge l = \left\lfloor{\frac{j}{2}}\right\rfloor\right] \bar{g}_{n,c,i,j}"),
+     r"\frac{\partial L}{\partial x_{n,c,i,j}} = \sum_{i_{0}=0}^{1} \sum_{j_{0}=0}^{1} "
+     r"\bar{g}_{n,c,2 i + i_{0},2 j + j_{0}}"),  # each input cell: the sum over its 2×2 block
     ("Upsample-linear", lambda: nn.Upsample(scale_factor=2, mode="linear", align_corners=True), lambda: rand(1, 1, 2),
      "forward", r"y_{n,c,i} = x_{n,c,\min\left(1, \left\lfloor{\frac{i}{3}}\right\rfloor + 1\right)} \left(\frac{i}{3} "
      r"- \left\lfloor{\frac{i}{3}}\right\rfloor\right) + x_{n,c,\left\lfloor{\frac{i}{3}}\right\rfloor} "
