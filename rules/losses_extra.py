@@ -241,3 +241,30 @@ def triplet_margin_loss(call: Call, anchor: Any, positive: Any, negative: Any, m
                         reduction: str = "mean") -> sp.Expr:
     """ℓ[n] = max(0, margin + ‖a − p + ε‖_p − ‖a − q + ε‖_p) (q: the negative)."""
     return _triplet(call, anchor, positive, negative, margin, p, eps, swap, reduction)
+
+
+@rule("multilabel_margin_loss", functions=[F.multilabel_margin_loss], latex=r"\operatorname{MultiLabelMargin}")
+def multilabel_margin_loss(call: Call, input: Any, target: Any, *args: Any, reduction: str = "mean",
+                           **kwargs: Any) -> sp.Expr:
+    """ℓ[n] = (1/C) Σ_j Σ_i V[n,j]·(1 − P[n,i])·max(0, 1 − x[n, T[n,j]] + x[n, i]): T[n, j] the target
+    classes up to the first −1 (V[n, j] = 1 there), P[n, i] = 1 for a target class; all constants."""
+    from symbolic_torch.primitives import Iverson
+    o = options(call, args, {"reduction": reduction, **kwargs}, RED, ["reduction"])
+    x = call.operand(input, "input", "x")
+    t = getattr(target, "value", target).reshape(-1, max(x.shape[-1] if x.ndim else 1, 1)).long()
+    row, rows, _ = _rows(call, x.ndim, o["reduction"])
+    if x.ndim == 0:
+        return sp.S.Zero  # one class: a target or none, nothing to compare
+    valid = (torch.cumprod((t != -1).long(), 1) > 0)
+    hits = torch.zeros_like(t).scatter_add_(1, torch.where(valid, t, 0), valid.long()) > 0  # invalid ones add 0
+    shape = x.shape if x.ndim == 2 else (x.shape[-1],)
+    T = call.operand(torch.where(valid, t, 0).reshape(shape), "target", "T")
+    V = call.operand(valid.to(x.value.dtype).reshape(shape), "target_valid", "V")
+    P = call.operand(hits.to(x.value.dtype).reshape(shape), "target_classes", "P")
+    i, j = sp.Symbol("i", integer=True), sp.Symbol("j", integer=True)
+    at = lambda op, k: op[tuple(row + [k])]  # noqa: E731
+    z = 1 - x[tuple(row + [at(T, j)])] + at(x, i)
+    body = at(V, j) * (1 - at(P, i)) * Iverson(z > 0) * z
+    size = x.shape[-1]
+    loss = call.sum(body, (i, size), (j, size)) / size
+    return _finish(call, loss, rows, o["reduction"])

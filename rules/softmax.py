@@ -68,3 +68,13 @@ def log_softmax(call: Call, input: Any, dim: Any = None, *args: Any, **kwargs: A
         dim = call.module.dim
     xi, norm, m = _parts(call, input, kwargs.get("dim", dim))
     return xi - m - sp.log(norm)
+
+
+@rule("safe_softmax", functions=[torch._safe_softmax], latex=r"\operatorname{softmax}")
+def safe_softmax(call: Call, input: Any, dim: int, dtype: Any = None) -> sp.Expr:
+    """y[n, i] = e^{x[n,i]} / Σ_k e^{x[n,k]}; torch gives 0 on a row that is −∞ throughout."""
+    v = input.value
+    if v.numel() and v.dim() and bool((v == float("-inf")).all(dim=norm_dim(dim, v.dim())).any()):
+        raise NotImplementedError("a row that is −∞ throughout (torch's 0 there is no value of the formula)")
+    xi, norm, m = _parts(call, input, dim)
+    return sp.exp(xi - m) / norm

@@ -134,3 +134,29 @@ def test_nanquantile_skips_nan(interpolation: str) -> None:
 def test_cov_float32_aweights_are_refused() -> None:
     with pytest.raises(st.UnsupportedOpError, match="aweights in torch.float32"):
         st.derive(lambda x: torch.cov(x, aweights=torch.rand(4)), rand(2, 4))
+
+
+ML_TARGET = torch.tensor([[3, 0, -1, 1, 2], [1, 4, 2, 3, 0], [-1, 2, 3, 0, 1], [2, 2, -1, 0, 0]])
+
+
+@pytest.mark.parametrize("reduction", ["none", "mean", "sum"])
+def test_multilabel_margin_loss(reduction: str) -> None:
+    d = check(lambda x: F.multilabel_margin_loss(x, ML_TARGET, reduction=reduction), rand(4, 5))
+    assert d.steps[-1].op == "multilabel_margin_loss"
+    check(lambda x: F.multilabel_margin_loss(x, ML_TARGET[0], reduction=reduction), rand(5))
+
+
+@pytest.mark.parametrize("f, make", [
+    (lambda x: torch._safe_softmax(x, 1), lambda: rand(3, 4)),
+    (lambda x: torch.ops.aten._safe_softmax.default(x, 0), lambda: rand(2, 3, 2) * 100),
+])
+def test_safe_softmax(f: Callable[..., Any], make: Callable[[], torch.Tensor]) -> None:
+    d = check(f, make())
+    assert d.steps[0].op == "safe_softmax"
+
+
+def test_safe_softmax_row_of_minus_inf_is_refused() -> None:
+    x = rand(2, 3)
+    x[1] = float("-inf")
+    with pytest.raises(st.UnsupportedOpError, match="−∞ throughout"):
+        st.derive(lambda t: torch._safe_softmax(t, 1), x)
