@@ -51,6 +51,15 @@ def embedding_function(call: Call, input: Any, weight: Any, padding_idx: int | N
     return embedding_formula(call, input, w, padding_idx, max_norm, scale_grad_by_freq, sparse)
 
 
+@rule("embedding_aten", functions=[torch.embedding], latex=r"\operatorname{embedding}")
+def embedding_aten(call: Call, weight: Any, indices: Any, padding_idx: int = -1, scale_grad_by_freq: bool = False,
+                   sparse: bool = False) -> sp.Expr:
+    """ATen's order (``aten.embedding``, as torch.export writes it): weight first; padding_idx −1 is none."""
+    w = call.operand(weight, "weight", "W")
+    return embedding_formula(call, indices, w, None if padding_idx == -1 else padding_idx, None,
+                             scale_grad_by_freq, sparse)
+
+
 # ---------------------------------------------------------------- embedding_bag
 def _bags(k: Any, offsets: Any, include_last_offset: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Each bag's start in the flat indices, its size by the offsets, and its size with the last

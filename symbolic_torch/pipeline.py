@@ -53,7 +53,7 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
         values.setdefault(n, p)
     alias = dict(zip(_user_names(model, cap.input_names), cap.input_names))
     seeds = _seeds(outputs, values, seeded, grad_output)
-    adjoints = chain(steps, values, seeds)
+    adjoints = _tie_shared_parameters(cap.gm, chain(steps, values, seeds))
     d = Derivation(steps, values, adjoints, alias, params,
                    seeds.get(final) if final is not None else None, loss is not None,
                    cap.method, {"gm": cap.gm, "run_inputs": run_inputs, "seeds": seeds,
@@ -66,6 +66,21 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     if verify:
         d.verify()
     return d
+
+
+def _tie_shared_parameters(gm: torch.fx.GraphModule, adjoints: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """One parameter under several names (tied weights: ``lm_head.weight is wte.weight``) gets
+    the sum of what every use contributes, under each of its names."""
+    groups: dict[int, list[str]] = {}
+    for name, p in gm.named_parameters(remove_duplicate=False):
+        groups.setdefault(id(p), []).append(name)
+    for names in groups.values():
+        used = [n for n in names if n in adjoints]
+        if len(names) > 1 and used:
+            total = sum((adjoints[n] for n in used[1:]), adjoints[used[0]])
+            for n in names:
+                adjoints[n] = total
+    return adjoints
 
 
 def _user_names(model: Any, placeholders: list[str]) -> list[str]:

@@ -258,3 +258,71 @@ def test_arguments_left_at_their_defaults_are_not_inputs() -> None:
     mask = torch.rand(4, 3) > 0.5
     d = st.derive(model, x, mask)  # given, the mask is an input (a constant one)
     assert d.report is not None and d.report.ok and d.input_names == ["x", "mask"]
+
+
+class TiedLM(nn.Module):
+    """Embedding and output head share one weight (GPT-2's weight tying)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wte = nn.Embedding(7, 4)
+        self.head = nn.Linear(4, 7, bias=False)
+        self.head.weight = self.wte.weight
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        return self.head(torch.tanh(self.wte(idx)))
+
+
+class SquaredHinge(nn.Module):
+    """A loss module with no rule of its own: traced, each op a step."""
+
+    def forward(self, out: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        return torch.clamp(1 - out * target, min=0).pow(2).mean()
+
+
+def _lm_loss(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return F.cross_entropy(logits.view(-1, logits.size(-1)), target.view(-1))
+
+
+def test_tied_weights_get_both_uses_and_function_losses_are_traced() -> None:
+    torch.manual_seed(0)
+    model = TiedLM().double()
+    idx, target = torch.randint(0, 7, (2, 3)), torch.randint(0, 7, (2, 3))
+    d = st.derive(model, idx, loss=_lm_loss, target=target)
+    assert d.report is not None and d.report.ok, str(d.report)
+    assert {"reshape", "cross_entropy"} <= {s.op for s in d.steps}
+    loss = _lm_loss(model(idx), target)
+    (ref,) = torch.autograd.grad(loss, [model.wte.weight])
+    torch.testing.assert_close(d.gradient_values()["wte.weight"], ref, rtol=0, atol=1e-10)
+
+
+def test_custom_loss_module_is_traced() -> None:
+    torch.manual_seed(0)
+    model = nn.Linear(3, 2).double()
+    x, target = torch.randn(4, 3, dtype=torch.float64), torch.randn(4, 2, dtype=torch.float64).sign()
+    d = st.derive(model, x, loss=SquaredHinge(), target=target)
+    assert d.report is not None and d.report.ok and d.has_loss and d.steps[-1].seeded
+    assert {"clamp", "pow", "mean"} <= {s.op for s in d.steps}
+
+
+class SlicedMaskLM(nn.Module):
+    """nanoGPT's pattern: a causal-mask buffer sliced by the input's length, which fx cannot
+    trace (a size as a slice bound): torch.export captures it, embedding in ATen's order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(7, 4), nn.Embedding(3, 4)
+        self.register_buffer("mask", torch.tril(torch.ones(3, 3)))
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        t = idx.size(1)
+        x = self.wte(idx) + self.wpe(torch.arange(t))
+        att = (x @ x.transpose(-2, -1)).masked_fill(self.mask[:t, :t] == 0, float("-inf"))
+        return F.softmax(att, dim=-1) @ x
+
+
+def test_sliced_buffer_goes_to_export_and_embedding_reads_aten_order() -> None:
+    torch.manual_seed(0)
+    d = st.derive(SlicedMaskLM().double(), torch.randint(0, 7, (2, 3)))
+    assert d.capture_method == "torch.export" and d.report is not None and d.report.ok, str(d.report)
+    assert {"wte.weight", "wpe.weight"} <= set(d.gradient_values())
