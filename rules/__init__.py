@@ -25,3 +25,4 @@ from . import random_ops  # noqa: F401,E402  (alpha dropout, normal, bernoulli: 
 from . import special_functions  # noqa: F401,E402  (entr, i0, i0e, i1, i1e, nextafter, frexp)
 from . import scatter_reduce  # noqa: F401,E402  (scatter_reduce, index_reduce: sum, prod, mean, amax, amin)
 from . import statistics_extra  # noqa: F401,E402  (cov, corrcoef, quantile, nanquantile)
+from . import powers_differences  # noqa: F401,E402  (linalg.matrix_power, torch.gradient, zero_)

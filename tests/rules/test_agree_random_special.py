@@ -181,3 +181,51 @@ def test_extremum_ties_share_the_gradient(reduce: str) -> None:
 def test_scatter_reduce_formula() -> None:
     d = check(lambda x, s: torch.scatter_reduce(x, 1, IDX[:, :2], s, "sum", include_self=False), rand(3, 4), rand(3, 2))
     assert str(d.steps[0].forward.rhs) == "S[i, j]*x[i, j] + Sum([Eq(I[i, q], j)]*s[i, q], (q, 0, 1))"
+
+
+# ---------------------------------------------------------------- matrix_power, gradient, zero_
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 5])
+@pytest.mark.parametrize("shape", [(3, 3), (2, 4, 4), (1, 1)])
+def test_matrix_power(n: int, shape: tuple[int, ...]) -> None:
+    check(lambda a: torch.linalg.matrix_power(a, n) + a, rand(*shape) / 2)
+
+
+def test_matrix_power_method_and_scalar_inverse() -> None:
+    check(lambda a: a.matrix_power(4).sin(), rand(2, 2))
+    check(lambda a: torch.linalg.matrix_power(a, -3), rand(3, 1, 1, positive=True))  # 1×1: the inverse is 1/a
+
+
+def test_matrix_power_negative_is_refused() -> None:
+    with pytest.raises(st.UnsupportedOpError, match="needs the inverse"):
+        st.derive(lambda a: torch.linalg.matrix_power(a, -1), rand(2, 2))
+
+
+def test_matrix_power_formula() -> None:
+    d = check(lambda a: torch.linalg.matrix_power(a, 3), rand(3, 3))
+    assert str(d.steps[0].forward.rhs) == "Sum(A[i, k1]*A[k1, k2]*A[k2, j], (k1, 0, 2), (k2, 0, 2))"
+
+
+COORDS = torch.tensor([0.0, 0.4, 1.5, 1.7, 3.0], dtype=torch.float64)
+GRADIENT = [
+    ("1d", lambda x: torch.gradient(x)[0], (6,)),
+    ("1d-spacing", lambda x: torch.gradient(x, spacing=0.5)[0], (5,)),
+    ("2d-edge2", lambda x: torch.gradient(x, edge_order=2)[1] * torch.gradient(x, edge_order=2)[0], (4, 5)),
+    ("dims-spacings", lambda x: torch.gradient(x, spacing=[2.0, 0.3], dim=(0, 2))[1], (3, 2, 4)),
+    ("dim-int", lambda x: torch.gradient(x, dim=-1, edge_order=2)[0].exp(), (2, 5)),
+    ("coords", lambda x: torch.gradient(x, spacing=(COORDS,), dim=1)[0], (3, 5)),
+    ("coords-edge2", lambda x: torch.gradient(x, spacing=(COORDS,), dim=0, edge_order=2)[0], (5, 2)),
+]
+
+
+@pytest.mark.parametrize("fn, shape", [pytest.param(f, s, id=n) for n, f, s in GRADIENT])
+def test_gradient(fn: Callable[..., Any], shape: tuple[int, ...]) -> None:
+    check(fn, rand(*shape))
+
+
+def test_zero_() -> None:
+    """torch.zero_ and x.zero_() on an intermediate: y = 0 (fx: a zeros_like constant; torch.export: aten.zero)."""
+    check(lambda x: torch.zero_(x * 2) + x.sin(), rand(3, 4))
+    check(lambda x: (x * 3).zero_() * 2 + x, rand(5))
+    from test_agree_pooling_extra import exported
+    d = check(exported(lambda x: torch.zero_(x * 2) + x.sin()), rand(3, 4))
+    assert d.capture_method == "torch.export" and [str(s.forward.rhs) for s in d.steps if s.op == "zero_"] == ["0"]
