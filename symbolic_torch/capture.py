@@ -16,6 +16,7 @@ from . import registry
 from .registry import expansion_for
 
 LOSS_PATH = "loss"
+NO_GRAD = "symbolic_torch_no_grad"  # node.meta key: computed under torch.no_grad() in the model
 TARGET_NAME = "target"
 
 
@@ -59,6 +60,17 @@ class _Tracer(fx.Tracer):
         self._inputs = tuple(inputs)
         self._values: dict[fx.Node, Any] = {}
         self._sandbox: torch.nn.Module | None = None
+
+    def trace(self, root: Any, concrete_args: dict[str, Any] | None = None) -> fx.Graph:
+        with torch.enable_grad():  # so that a no_grad block of the model is seen as one (derive may run under no_grad)
+            return super().trace(root, concrete_args)
+
+    def create_node(self, kind: str, target: Any, args: Any, kwargs: Any, name: str | None = None,
+                    type_expr: Any | None = None) -> fx.Node:
+        node = super().create_node(kind, target, args, kwargs, name, type_expr)
+        if not torch.is_grad_enabled():  # traced inside ``with torch.no_grad():``: its result is a constant
+            node.meta[NO_GRAD] = True
+        return node
 
     def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:

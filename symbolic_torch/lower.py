@@ -17,6 +17,7 @@ import torch.fx as fx
 
 from . import registry
 from .call import Call, Operand, TensorArg
+from .capture import NO_GRAD
 from .errors import UnsupportedOpError
 
 
@@ -152,8 +153,9 @@ class SymbolicInterpreter(fx.Interpreter):
             src, item = read  # one item of a tuple-valued op: lowered as that op
         module = self.module.get_submodule(str(src.target)) if src.op == "call_module" else None
         diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
-        if registry.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data"):
-            diff_in = False  # x.data is x cut off from the graph, like x.detach()
+        if (registry.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data")
+                or n.meta.get(NO_GRAD)):
+            diff_in = False  # x.data and results computed under torch.no_grad() are cut off from the graph
         if module is not None:
             diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
         if diff_in and item is None and _floating_tuple(result):

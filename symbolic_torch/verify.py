@@ -139,7 +139,12 @@ def compare_within(tol: Tolerance | None, kind: str, name: str, key: str, got: t
 
 
 def verify(d: "Derivation", atol: float | None = None, rtol: float | None = None) -> VerificationReport:
-    """Check every formula of ``d`` against autograd (see module doc)."""
+    """Check every formula of ``d`` against autograd (see module doc), also when called under no_grad."""
+    with torch.enable_grad():
+        return _verify(d, atol, rtol)
+
+
+def _verify(d: "Derivation", atol: float | None, rtol: float | None) -> VerificationReport:
     ref = _reference(d)
     model = _model_reference(d)
     report = VerificationReport()

@@ -326,3 +326,32 @@ def test_sliced_buffer_goes_to_export_and_embedding_reads_aten_order() -> None:
     d = st.derive(SlicedMaskLM().double(), torch.randint(0, 7, (2, 3)))
     assert d.capture_method == "torch.export" and d.report is not None and d.report.ok, str(d.report)
     assert {"wte.weight", "wpe.weight"} <= set(d.gradient_values())
+
+
+class NoGradScale(nn.Module):
+    """A statistic computed under torch.no_grad() is a constant of the step that reads it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(3, 2)
+
+    def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        y = self.lin(x)
+        with torch.no_grad():
+            scale = y.abs().max()
+        return {"logits": y / scale, "aux": (y ** 2).sum()}
+
+
+@pytest.mark.parametrize("outer_no_grad", [False, True])
+def test_no_grad_blocks_and_dict_outputs(outer_no_grad: bool) -> None:
+    torch.manual_seed(0)
+    model, x = NoGradScale().double(), torch.randn(4, 3, dtype=torch.float64)
+    gs = [torch.randn(4, 2, dtype=torch.float64), torch.randn((), dtype=torch.float64)]
+    with torch.set_grad_enabled(not outer_no_grad):  # derive called from an evaluation loop, too
+        d = st.derive(model, x, grad_output=gs)
+    assert d.report is not None and d.report.ok, str(d.report)
+    assert not d["truediv"].operand("other").differentiable
+    leaf = x.clone().requires_grad_(True)
+    out = model(leaf)
+    (ref,) = torch.autograd.grad([out["logits"], out["aux"]], [leaf], gs)
+    torch.testing.assert_close(d.gradient_values()["x"], ref, rtol=0, atol=1e-10)
