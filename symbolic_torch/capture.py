@@ -39,7 +39,6 @@ def capture(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...]
         _functionalize(gm, inputs)
     except Exception as fx_error:  # fx raises many types for untraceable code
         gm, method = _export(model, inputs, fx_error), "torch.export"
-        _functionalize(gm, inputs)
     names = [n.name for n in gm.graph.nodes if n.op == "placeholder"]
     if len(names) != len(inputs):
         raise CaptureError(f"the captured graph takes {len(names)} inputs {names}, but {len(inputs)} were given")
@@ -210,19 +209,22 @@ def _trace_expanded_root(model: torch.nn.Module, inputs: tuple[Any, ...]) -> fx.
 def _export(model: Any, inputs: tuple[Any, ...], fx_error: Exception) -> fx.GraphModule:
     module = model if isinstance(model, torch.nn.Module) else _Wrap(model)
     try:
-        program = torch.export.export(module, tuple(inputs))
-        if any(isinstance(n.target, torch._ops.OpOverload) and n.target._schema.is_mutable
-               for n in program.graph.nodes):
-            with warnings.catch_warnings():  # torch's own deprecation chatter, not the user's
-                warnings.simplefilter("ignore", FutureWarning)
-                program = program.run_decompositions({})  # functionalize: in-place ops on views → scatters
-        gm = program.module()
+        with warnings.catch_warnings():  # torch's own deprecation chatter (pytree specs), not the user's:
+            warnings.simplefilter("ignore", FutureWarning)  # the model's code warns again when it runs
+            program = torch.export.export(module, tuple(inputs))
+            gm = program.module()
+            _strip_export_plumbing(gm)
+            try:
+                _functionalize(gm, inputs)
+            except _Aliased:  # a write through a view: torch's functionalization turns it into scatters
+                gm = program.run_decompositions({}).module()
+                _strip_export_plumbing(gm)
+                _functionalize(gm, inputs)
     except Exception as export_error:
         raise CaptureError(
             f"torch.fx.symbolic_trace failed: {type(fx_error).__name__}: {fx_error}\n"
             f"fallback torch.export.export failed too: {type(export_error).__name__}: {export_error}"
         ) from export_error
-    _strip_export_plumbing(gm)
     return gm
 
 
@@ -309,6 +311,16 @@ def _make_out_of_place(gm: fx.GraphModule, node: fx.Node) -> bool:
             twin.inplace = False
             _set_submodule(gm, str(node.target), twin)
             return True
+    elif node.op == "call_function" and isinstance(node.target, torch._ops.OpOverload):
+        name = node.target._schema.name.split("::")[-1]  # aten::add_ (torch.export's graphs)
+        if not name.endswith("_") or name.startswith("_"):
+            return False  # e.g. _native_batch_norm_legit: mutates running statistics, computes as a rule says
+        packet = getattr(torch.ops.aten, name[:-1], None)
+        plain = getattr(packet, node.target._overloadname, None) if packet is not None else None
+        if plain is None:
+            raise _Aliased(f"{node.target} has no out-of-place form")
+        node.target = plain
+        return True
     elif node.op == "call_function":
         plain = _INPLACE_FUNCTIONS.get(node.target) or _plain_function(node.target)
         if plain is not None:
