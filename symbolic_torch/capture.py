@@ -59,6 +59,7 @@ class _Tracer(fx.Tracer):
         self._inputs = tuple(inputs)
         self._values: dict[fx.Node, Any] = {}
         self._sandbox: torch.nn.Module | None = None
+        self._running = False
 
     def trace(self, root: Any, concrete_args: dict[str, Any] | None = None) -> fx.Graph:
         with torch.enable_grad():  # so that a no_grad block of the model is seen as one (derive may run under no_grad)
@@ -73,10 +74,19 @@ class _Tracer(fx.Tracer):
 
     def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],
                     kwargs: dict[str, Any]) -> Any:
+        if self._running:  # example_value runs a sandbox module for real: fx's patch must not trace it
+            return forward(*args, **kwargs)
         fn = expansion_for(m)
         if fn is not None:
             return fn(m, *args, **kwargs)
         return super().call_module(m, forward, args, kwargs)
+
+    def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
+        """A torch.nn module is one step only where a rule describes it (``nn.Conv2d``); a
+        composite one with no rule (``nn.Transformer``, ``nn.Softmax2d``) is traced into its ops."""
+        if isinstance(m, torch.nn.Sequential) or not m.__module__.startswith("torch.nn"):
+            return False
+        return registry.lookup("call_module", module_qualified_name, m) is not None
 
     def example_value(self, node: fx.Node) -> Any:
         """Run the graph traced so far, up to ``node``, on copies of the inputs and modules.
@@ -118,7 +128,11 @@ class _Tracer(fx.Tracer):
             if n.op == "call_method":
                 return getattr(args[0], str(n.target))(*args[1:], **kwargs)
             if n.op == "call_module":
-                return root.get_submodule(str(n.target))(*args, **kwargs)
+                self._running = True
+                try:
+                    return root.get_submodule(str(n.target))(*args, **kwargs)
+                finally:
+                    self._running = False
         raise KeyError(n.op)
 
 

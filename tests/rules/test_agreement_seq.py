@@ -308,6 +308,38 @@ def test_recurrent_layer_handed_over_alone(make_model: Any, make_inputs: Any) ->
         torch.testing.assert_close(got[name], r, rtol=0, atol=1e-10)
 
 
+class EmbedLSTM(nn.Module):
+    """A module runs before the LSTM's expansion asks for a concrete size (example_value runs
+    the embedding in a sandbox while fx is tracing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb, self.rnn, self.head = nn.Embedding(9, 3), nn.LSTM(3, 4, batch_first=True), nn.Linear(4, 9)
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        h, _ = self.rnn(self.emb(idx))
+        return self.head(h)
+
+
+def test_language_model_lstm_with_sequence_loss() -> None:
+    torch.manual_seed(0)
+    d = st.derive(EmbedLSTM().double(), torch.randint(0, 9, (2, 3)), target=torch.randint(0, 9, (2, 3)),
+                  loss=lambda logits, t: F.cross_entropy(logits.reshape(-1, 9), t.reshape(-1)))
+    assert d.capture_method == "torch.fx" and d.report is not None and d.report.ok, str(d.report)
+    assert "emb.weight" in d.gradient_values()
+
+
+def test_nn_transformer_inside_a_model() -> None:
+    """nn.Transformer has no rule: its layers are traced into (torch.export, since its fast-path
+    checks branch on tensors), each projection, norm and attention a step."""
+    torch.manual_seed(0)
+    inner = nn.Transformer(d_model=4, nhead=2, num_encoder_layers=1, num_decoder_layers=1,
+                           dim_feedforward=4, dropout=0.0, batch_first=True)
+    model = Wrap2(lambda m, a, b: m.t(a, b).sum(-1), t=inner).double()
+    d = check(model, rand(1, 3, 4), rand(1, 2, 4))
+    assert len(d.steps) > 50
+
+
 # --- graph networks -------------------------------------------------------------------------------
 
 EDGES = torch.tensor([[0, 1, 1, 2, 3, 4, 0], [1, 0, 2, 1, 4, 3, 3]])  # source row, target row; 5 nodes

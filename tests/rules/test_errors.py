@@ -29,21 +29,33 @@ def test_unsupported_op_names_node_target_and_fix(f, node: str, target: str) -> 
 
 
 class Mystery(nn.Module):
-    """A module no rule matches, which fx keeps whole (it treats torch.nn's modules as leaves)."""
+    """A torch.nn module no rule matches: fx would keep it whole (it treats torch.nn's modules
+    as leaves); the tracer goes into it, so each of its ops is a step."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.logcumsumexp(-1)
+        return x.logcumsumexp(-1) * 2
 
 
-Mystery.__module__ = "torch.nn.modules.mystery"
+class Opaque(Mystery):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.linalg.inv(x)
 
 
-def test_unsupported_module_names_its_class() -> None:
+Mystery.__module__ = Opaque.__module__ = "torch.nn.modules.mystery"
+
+
+def test_torch_nn_module_without_a_rule_is_traced_into_its_ops() -> None:
     model = nn.Sequential(nn.Linear(4, 4), Mystery()).double()
+    d = st.derive(model, rand(3, 4))
+    assert d.report is not None and d.report.ok
+    assert [s.op for s in d.steps][-2:] == ["logcumsumexp", "mul"]
+
+
+def test_unsupported_op_inside_a_module_names_the_op() -> None:
+    model = nn.Sequential(nn.Linear(4, 4), Opaque()).double()
     with pytest.raises(UnsupportedOpError) as info:
-        st.derive(model, rand(3, 4))
-    assert info.value.node_name == "_1"
-    assert "Mystery" in str(info.value)
+        st.derive(model, rand(4, 4))
+    assert "linalg_inv" in str(info.value)
 
 
 def data_dependent(x: torch.Tensor) -> torch.Tensor:
