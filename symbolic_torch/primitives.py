@@ -14,15 +14,8 @@ def _limits(args: tuple[sp.Basic, ...]) -> tuple[sp.Tuple, ...]:
     return tuple(a for a in args if isinstance(a, sp.Tuple))
 
 
-class WindowMax(sp.Function):
-    """``WindowMax(body, (p, lo, hi), (q, lo, hi)[, guard])`` = max over p, q of body.
-
-    The limit variables are bound, as in ``Sum``. Window cells where the
-    optional ``guard`` (a condition, e.g. "inside the unpadded input") is false
-    count as −∞: max pooling's padding. The guard is a plain argument, not a
-    ``Piecewise`` body, so that sympy's piecewise folding cannot pull the bound
-    variables out of the window.
-    """
+class _Window(sp.Function):
+    """A function of a body over bound window variables; sympy never evaluates it."""
 
     is_real = True
 
@@ -33,6 +26,17 @@ class WindowMax(sp.Function):
     @property
     def body(self) -> sp.Expr:
         return self.args[0]
+
+
+class WindowMax(_Window):
+    """``WindowMax(body, (p, lo, hi), (q, lo, hi)[, guard])`` = max over p, q of body.
+
+    The limit variables are bound, as in ``Sum``. Window cells where the
+    optional ``guard`` (a condition, e.g. "inside the unpadded input") is false
+    count as −∞: max pooling's padding. The guard is a plain argument, not a
+    ``Piecewise`` body, so that sympy's piecewise folding cannot pull the bound
+    variables out of the window.
+    """
 
     @property
     def limits(self) -> tuple[sp.Tuple, ...]:
@@ -80,19 +84,10 @@ class WindowMax(sp.Function):
         return f"max_{{{under}}}({printer._print(self.body)})"
 
 
-class WindowArgmax(sp.Function):
+class WindowArgmax(_Window):
     """``WindowArgmax(body, *limits, guard, (p0, q0))``: 1 where (p0, q0) is the first argmax."""
 
-    is_real = True
     is_nonnegative = True
-
-    @classmethod
-    def eval(cls, *args: sp.Basic) -> None:
-        return None
-
-    @property
-    def body(self) -> sp.Expr:
-        return self.args[0]
 
     @property
     def limits(self) -> tuple[sp.Tuple, ...]:
