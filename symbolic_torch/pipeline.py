@@ -30,6 +30,7 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     output's adjoint ḡ is ``grad_output`` or, if None, a seeded random tensor
     (the derivation is then a vector–Jacobian product).
     """
+    model = _uncompiled(model)
     for k, x in enumerate(inputs):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"input {k} is a {type(x).__name__}, not a tensor")
@@ -66,6 +67,12 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     if verify:
         d.verify()
     return d
+
+
+def _uncompiled(model: Any) -> Any:
+    """``torch.compile(model)`` → the model it wraps (same parameters, names without ``_orig_mod.``)."""
+    orig = getattr(model, "_orig_mod", None)
+    return orig if isinstance(orig, torch.nn.Module) and isinstance(model, torch.nn.Module) else model
 
 
 def _tie_shared_parameters(gm: torch.fx.GraphModule, adjoints: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -355,3 +355,10 @@ def test_no_grad_blocks_and_dict_outputs(outer_no_grad: bool) -> None:
     out = model(leaf)
     (ref,) = torch.autograd.grad([out["logits"], out["aux"]], [leaf], gs)
     torch.testing.assert_close(d.gradient_values()["x"], ref, rtol=0, atol=1e-10)
+
+
+def test_compiled_model_is_derived_as_the_model_it_wraps() -> None:
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    d = st.derive(torch.compile(model), torch.randn(5, 3, dtype=torch.float64))
+    assert d.capture_method == "torch.fx" and d.report is not None and d.report.ok
+    assert {"0.weight", "2.bias"} <= set(d.gradient_values())
