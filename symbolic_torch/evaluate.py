@@ -29,13 +29,14 @@ class _Grid:
     axes: dict[sp.Symbol, int] = field(default_factory=dict)
     sizes: list[int] = field(default_factory=list)
     values: dict[sp.Symbol, torch.Tensor] = field(default_factory=dict)
+    cache: dict[tuple, torch.Tensor] = field(default_factory=dict)  # shared by the grids bind() makes
 
     @property
     def ndim(self) -> int:
         return len(self.sizes)
 
     def bind(self, sym: sp.Symbol, lo: int, hi: int) -> "_Grid":
-        grid = _Grid(self.env, dict(self.axes), list(self.sizes), dict(self.values))
+        grid = _Grid(self.env, dict(self.axes), list(self.sizes), dict(self.values), self.cache)
         axis = grid.ndim
         grid.axes[sym] = axis
         grid.sizes.append(hi - lo + 1)
@@ -64,7 +65,7 @@ def evaluate(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -
     free = list(free)
     if any(hi < lo for _, lo, hi in free):  # an empty output: nothing to evaluate
         return torch.zeros([max(hi - lo + 1, 0) for _, lo, hi in free], dtype=torch.float64)
-    cost = math.prod(hi - lo + 1 for _, lo, hi in free) * _inner_size(expr)
+    cost = _cost(expr, {sym: hi - lo + 1 for sym, lo, hi in free})
     if cost > GRID_LIMIT and free:
         k = max(range(len(free)), key=lambda j: free[j][2] - free[j][1])
         sym, lo, hi = free[k]
@@ -83,16 +84,28 @@ def evaluate(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -
     return out.to(torch.float64).expand(grid.sizes).clone()
 
 
-def _inner_size(expr: sp.Basic) -> int:
-    """The largest product of nested bound-variable ranges in ``expr``."""
-    best = 1
-    for node in sp.preorder_traversal(expr):
-        if isinstance(node, (sp.Sum, WindowMax, WindowArgmax)):
-            lims = node.limits
-            size = math.prod(int(l[2]) - int(l[1]) + 1 for l in lims if l[1].is_Integer and l[2].is_Integer)
-            inner = _inner_size(node.args[0]) if not isinstance(node, sp.Sum) else _inner_size(node.function)
-            best = max(best, size * inner)
-    return best
+def _cost(e: sp.Basic, scope: dict[sp.Symbol, int]) -> int:
+    """The largest tensor evaluating ``e`` builds, with broadcasting: a term spans only the
+    indices it reads (as ``_sum_of`` splits sums), so Σ_n a[n]·x[k] costs n + k, not n·k."""
+    here = math.prod(scope[s] for s in e.free_symbols if s in scope)
+    if isinstance(e, (sp.Sum, WindowMax, WindowArgmax)):
+        limits = [(l[0], int(l[2]) - int(l[1]) + 1) for l in e.limits if l[1].is_Integer and l[2].is_Integer]
+        body = e.function if isinstance(e, sp.Sum) else e.args[0]
+        return max(here, _cost_sum(body, dict(limits), scope))
+    return max([here] + [_cost(a, scope) for a in e.args if isinstance(a, sp.Expr)])
+
+
+def _cost_sum(f: sp.Basic, own: dict[sp.Symbol, int], scope: dict[sp.Symbol, int]) -> int:
+    bound = set(own)
+    if isinstance(f, sp.Add) and f.free_symbols & bound:
+        return max(_cost_sum(t, own, scope) for t in f.args)
+    if isinstance(f, sp.Mul) and not any(isinstance(a, Iverson) for a in f.args):
+        outside = [a for a in f.args if not (a.free_symbols & bound)]
+        inside = [a for a in f.args if a.free_symbols & bound]
+        if outside and inside:
+            return max(max(_cost(a, scope) for a in outside), _cost_sum(sp.Mul(*inside), own, scope))
+    inner = {**scope, **own}
+    return max(math.prod(inner[s] for s in f.free_symbols if s in inner), _cost(f, inner))
 
 
 def _ev(e: sp.Basic, g: _Grid) -> torch.Tensor:
@@ -186,17 +199,46 @@ def _pow(e: sp.Pow, g: _Grid) -> torch.Tensor:
 
 
 def _sum(e: sp.Sum, g: _Grid) -> torch.Tensor:
+    key = _cache_key(e, g)
+    if key in g.cache:  # the same Σ (a mean, a variance) read several times in one formula
+        return g.cache[key]
+    limits = [(sym, int(lo), int(hi)) for sym, lo, hi in e.limits]
+    out = _sum_of(e.function, limits, g)
+    g.cache[key] = out
+    return out
+
+
+def _sum_of(f: sp.Expr, limits: list[tuple[sp.Symbol, int, int]], g: _Grid) -> torch.Tensor:
+    """Σ over ``limits`` of ``f``: a sum of terms term by term, and factors that do not depend on
+    the summation indices taken out (Σ_n a[n]·x[k] = x[k]·Σ_n a[n]), so that a batch norm's
+    input gradient costs the batch plus the output, not their product."""
+    if any(hi < lo for _, lo, hi in limits):
+        return g.scalar(0.0)
+    bound = {sym for sym, _, _ in limits}
+    if isinstance(f, sp.Add) and f.free_symbols & bound:
+        out = g.scalar(0.0)
+        for term in f.args:
+            out = out + _sum_of(term, limits, g)
+        return out
+    if isinstance(f, sp.Mul) and not any(isinstance(a, Iverson) for a in f.args):  # [cond] absorbs NaN: keep whole
+        outside = [a for a in f.args if not (a.free_symbols & bound)]
+        inside = [a for a in f.args if a.free_symbols & bound]
+        if outside and inside:
+            return _ev(sp.Mul(*outside), g) * _sum_of(sp.Mul(*inside), limits, g)
     inner = g
-    for sym, lo, hi in e.limits:
-        lo_i, hi_i = int(lo), int(hi)
-        if hi_i < lo_i:
-            return g.scalar(0.0)
-        inner = inner.bind(sym, lo_i, hi_i)
-    body = _ev(e.function, inner).to(torch.float64)
+    for sym, lo, hi in limits:
+        inner = inner.bind(sym, lo, hi)
+    body = _ev(f, inner).to(torch.float64)
     body = inner.lift(body)
     dims = list(range(g.ndim, inner.ndim))
     scale = math.prod(inner.sizes[d] for d in dims if body.shape[d] == 1)
     return body.sum(dim=dims) * scale if dims else body
+
+
+def _cache_key(e: sp.Basic, g: _Grid) -> tuple:
+    """``e`` and where its free indices sit on the grid (axis, first value, size)."""
+    used = sorted((s for s in e.free_symbols if s in g.axes), key=str)
+    return (e, g.ndim, tuple((s, g.axes[s], float(g.values[s].reshape(-1)[0]), g.sizes[g.axes[s]]) for s in used))
 
 
 def _window(e: WindowMax | WindowArgmax, g: _Grid) -> tuple[torch.Tensor, list[int], _Grid]:

@@ -297,3 +297,25 @@ def test_chunked_grids_give_the_same_result(monkeypatch: pytest.MonkeyPatch, lim
         assert same(got, ref), e
         if math.prod(hi - lo + 1 for _, lo, hi in free) > limit:
             assert calls, "the grid was not chunked"
+
+
+def test_factors_outside_a_sum_cost_their_own_size_not_the_product() -> None:
+    """Σ_n (x[n] − Σ_m x[m]/N)·t[k]: t[k] leaves the sum and the mean is computed once, so a
+    batch norm's input gradient over 2×16×32×32 elements evaluates in well under a second."""
+    N, K = 20000, 30000
+    mean = sp.Sum(x[p], (p, 0, N - 1)) / N
+    expr = sp.Sum((x[n] - mean) ** 2 * t[k] + x[n] * t[k], (n, 0, N - 1))
+    assert E._cost(expr, {k: K}) <= 2 * (N + K)
+    xs, ts = rand(N), rand(K)
+    got = evaluate(expr, {"x": xs, "t": ts}, [(k, 0, K - 1)])
+    want = (((xs - xs.mean()) ** 2).sum() + xs.sum()) * ts
+    assert torch.allclose(got, want, rtol=1e-12, atol=1e-9)
+
+
+def test_a_false_condition_inside_a_sum_still_absorbs_nan() -> None:
+    from symbolic_torch.primitives import Iverson
+    xs = torch.tensor([1.0, float("nan"), 2.0], dtype=torch.float64)
+    m = torch.isnan(xs).double()
+    expr = sp.Sum(Iverson(sp.Eq(y[n], 0)) * x[n] * t[k], (n, 0, 2))
+    got = evaluate(expr, {"x": xs, "y": m, "t": torch.ones(2, dtype=torch.float64)}, [(k, 0, 1)])
+    assert same(got, torch.full((2,), 3.0))
