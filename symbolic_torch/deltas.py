@@ -354,7 +354,7 @@ def _integral(d: sp.Expr, variables: list[sp.Symbol]) -> sp.Expr:
 def _solve_radix(d: sp.Expr, order: list[sp.Symbol], ranges: Ranges,
                  prefer: list[sp.Symbol]) -> tuple[dict, list] | None:
     """Solve ``Σ c_k v_k = R`` when the c_k are the strides of a mixed radix."""
-    if len(order) < 2 or len({v in prefer for v in order}) > 1:
+    if len(order) < 2:
         return None
     d = sp.expand(d)
     coeffs = {v: d.coeff(v, 1) for v in order}
@@ -511,9 +511,25 @@ def _simplify_conds(term: Term, free: Ranges) -> Term | None:
 
 
 # ---------------------------------------------------------------- rebuild
+def _recombine(e: sp.Basic) -> sp.Basic:
+    """``a mod m + m·⌊a/m⌋`` back to ``a`` (the digits of an index read whole again)."""
+    def fix(add: sp.Add) -> sp.Expr:
+        terms = list(add.args)
+        for t in terms:
+            if isinstance(t, sp.Mod) and t.args[1].is_Integer:
+                a, m = t.args
+                partner = m * sp.floor(a / m)
+                if partner in terms:
+                    rest = [u for u in terms if u is not t and u != partner]
+                    return fix(sp.Add(a, *rest)) if rest else a
+        return add
+    return e.replace(lambda x: isinstance(x, sp.Add), fix) if e.has(sp.Mod) else e
+
+
 def _rebuild(terms: list[Term]) -> sp.Expr:
     groups: dict[tuple, list[sp.Expr]] = {}
     for t in terms:
+        t = replace(t, coeff=_recombine(t.coeff), conds=[_recombine(c) for c in t.conds])
         key = (tuple(t.limits), tuple(t.conds))
         groups.setdefault(key, []).append(t.coeff)
     out = sp.S.Zero

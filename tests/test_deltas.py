@@ -291,3 +291,15 @@ def test_reshapes_whose_dims_interleave_have_a_closed_gradient(before: tuple[int
     assert d.report is not None and d.report.ok
     grad = d.steps[0].gradients["input"].rhs
     assert not grad.has(sp.Sum, sp.Piecewise), grad
+
+
+def test_group_norm_gradient_reads_the_group_in_closed_form() -> None:
+    """Channel k's group is ⌊k/8⌋: the statistics' Σ over the group's channels and the output's
+    channel c = 8⌊c/8⌋ + (c mod 8) solve as one mixed radix, no guarded sum over channel pairs."""
+    import symbolic_torch as st
+    from torch import nn
+    d = st.derive(nn.GroupNorm(4, 32).double(), rand(1, 32, 2, 2))
+    assert d.report is not None and d.report.ok
+    grad = d.steps[0].gradients["input"].rhs
+    assert not grad.has(sp.Piecewise), grad
+    assert "x[n, k, l, m]" in str(grad)  # Mod(k, 8) + 8⌊k/8⌋ read back as k

@@ -53,7 +53,12 @@ def test_strided_conv_is_transposed_convolution() -> None:
 def test_max_pool_uses_window_max_and_argmax() -> None:
     d = st.derive(nn.MaxPool2d(2), torch.randn(1, 1, 4, 4, dtype=torch.float64))
     assert st.latex(d[0].forward) == r"y_{n,c,i,j} = \max_{p,q} \left(x_{n,c,2 i + p,2 j + q}\right)"
-    assert r"\left[p,q = \operatorname{argmax}\right]" in st.latex(d[0].gradients["input"])
+    # non-overlapping windows: each input cell is in one window, read at (i mod 2, j mod 2)
+    assert st.latex(d[0].gradients["input"]) == (
+        r"\frac{\partial L}{\partial x_{n,c,i,j}} = \left(\left[i \bmod 2,j \bmod 2 = \operatorname{argmax}\right]"
+        r"\right) \bar{g}_{n,c,\left\lfloor{\frac{i}{2}}\right\rfloor,\left\lfloor{\frac{j}{2}}\right\rfloor}")
+    overlapping = st.derive(nn.MaxPool2d(3, stride=2), torch.randn(1, 1, 5, 5, dtype=torch.float64))
+    assert r"\left[p,q = \operatorname{argmax}\right]" in st.latex(overlapping[0].gradients["input"])
 
 
 def test_softmax_gradient() -> None:
