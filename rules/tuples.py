@@ -9,7 +9,7 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call
+from symbolic_torch.call import Call, TensorArg
 from symbolic_torch.registry import rule
 
 from ._vocab import dim as norm_dim
@@ -60,3 +60,11 @@ def broadcast_tensors(call: Call, *tensors: Any) -> sp.Expr:
         tensors = tuple(tensors[0])
     call.default_out()
     return call.broadcast(call.operand(tensors[call.item], "tensors." + str(call.item), "x"))
+
+
+@rule("copy", methods=["copy"], latex=r"\operatorname{copy}")
+def copy(call: Call, self: Any, src: Any, non_blocking: bool = False) -> sp.Expr:
+    """y = src broadcast to self's shape (``aten.copy``: torch.export's functional ``x.copy_(src)``,
+    as in ``y[:, 0] += 1``); self's values are overwritten, so it gets no gradient."""
+    call.default_out()
+    return call.broadcast(call.operand(src, "src", "s")) if isinstance(src, TensorArg) else sp.sympify(src)

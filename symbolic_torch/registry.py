@@ -76,6 +76,10 @@ def is_constant(op: str, target: Any) -> bool:
     if op == "call_method":
         return target in CONSTANT_METHODS
     if op == "call_function":
+        if isinstance(target, torch._ops.OpOverload):  # aten.zeros_like.default → torch.zeros_like
+            name = target._opname
+            return name in CONSTANT_METHODS or any(
+                getattr(space, name, None) in CONSTANT_FUNCTIONS for space in (torch, torch.nn.functional))
         try:
             return target in CONSTANT_FUNCTIONS
         except TypeError:

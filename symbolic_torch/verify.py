@@ -197,10 +197,22 @@ def _forward_row(step: "Step", d: "Derivation", dtype: torch.dtype, atol: float 
     return compare_within(tol, "step", step.name, "forward", got, d.values[step.output], dtype, atol, rtol)
 
 
+def _copy(self: torch.Tensor, src: Any, non_blocking: bool = False) -> torch.Tensor:
+    """``aten.copy`` as autograd can differentiate it (torch has no derivative for the functional
+    copy that torch.export writes for ``x.copy_(src)``): src broadcast to self's shape and dtype."""
+    return torch.zeros_like(self) + torch.as_tensor(src).to(self.dtype)
+
+
+_DIFFERENTIABLE = {torch.ops.aten.copy.default: _copy}
+
+
 class _Recorder(fx.Interpreter):
     def __init__(self, gm: fx.GraphModule) -> None:
         super().__init__(gm, garbage_collect_values=False)
         self.record: dict[str, torch.Tensor] = {}
+
+    def call_function(self, target: Any, args: Any, kwargs: Any) -> Any:
+        return super().call_function(_DIFFERENTIABLE.get(target, target), args, kwargs)
 
     def run_node(self, n: fx.Node) -> Any:
         out = super().run_node(n)
@@ -359,7 +371,7 @@ def _vjp_of(gm: fx.GraphModule, node: fx.Node, targs: Any, tkwargs: Any, by_slot
         elif node.op == "call_method":
             out = getattr(targs[0], str(node.target))(*targs[1:], **tkwargs)
         else:
-            out = node.target(*targs, **tkwargs)
+            out = _DIFFERENTIABLE.get(node.target, node.target)(*targs, **tkwargs)
         torch.random.set_rng_state(saved)
         if item is not None:
             out = out[item]

@@ -202,9 +202,21 @@ def _setitem(x: torch.Tensor) -> torch.Tensor:
     return y * x
 
 
+def _augmented_setitem(x: torch.Tensor) -> torch.Tensor:
+    y = x * 2
+    y[:, 0] += 1  # torch.export: select, add, copy, select_scatter
+    return y.exp()
+
+
+def _shifted_into_zeros(x: torch.Tensor) -> torch.Tensor:
+    y = torch.zeros_like(x)
+    y[1:] = x[:-1] * 3
+    return y.sin()
+
+
 @pytest.mark.parametrize("f", [_inplace_then_read, _relu_function_inplace, _functional_inplace_kwarg,
                                _chain_of_inplace, _zero_and_fill, _write_through_select,
-                               _write_through_view, _setitem])
+                               _write_through_view, _setitem, _augmented_setitem, _shifted_into_zeros])
 def test_inplace_ops_mean_what_they_mean(f) -> None:  # type: ignore[no-untyped-def]
     x = torch.randn(4, 3, dtype=torch.float64)
     g = torch.randn(4, 3, dtype=torch.float64)
