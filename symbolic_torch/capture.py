@@ -282,10 +282,9 @@ def _functionalize(gm: fx.GraphModule, inputs: tuple[Any, ...] = ()) -> None:
     torch.export, whose functionalization rewrites views into scatters.
     """
     mutating = [node for node in gm.graph.nodes if _make_out_of_place(gm, node)]
-    if not mutating:
-        gm.recompile()
-        return
     gm.recompile()
+    if not mutating:
+        return
     values = _run_for_storage(gm, inputs)
     order = {node: k for k, node in enumerate(gm.graph.nodes)}
     for node in mutating:
@@ -430,7 +429,6 @@ def _inline_loss(gm: fx.GraphModule, loss: Any, result: fx.Node, target: fx.Node
     if len(placeholders) != 2:
         return gm.graph.call_function(loss, (result, target))
     env: dict[fx.Node, Any] = dict(zip(placeholders, (result, target)))
-    tracer_root = root
     out: Any = None
     for n in lgraph.nodes:
         if n.op == "placeholder":
@@ -441,9 +439,9 @@ def _inline_loss(gm: fx.GraphModule, loss: Any, result: fx.Node, target: fx.Node
         if n.op in ("get_attr", "call_module"):  # the loss's own tensors and modules, under loss.*
             path = f"{LOSS_PATH}.{n.target}"
             if n.op == "call_module":
-                _add_path(gm, path, tracer_root.get_submodule(str(n.target)))
+                _add_path(gm, path, root.get_submodule(str(n.target)))
             else:
-                _add_path(gm, path, _attr(tracer_root, str(n.target)))
+                _add_path(gm, path, _attr(root, str(n.target)))
             env[n] = gm.graph.create_node(n.op, path, fx.node.map_arg(n.args, lambda a: env[a]),
                                           fx.node.map_arg(n.kwargs, lambda a: env[a]), n.name)
         else:

@@ -21,6 +21,7 @@ import math
 from dataclasses import dataclass, field, replace
 from typing import Iterable, Sequence
 
+import numpy as np
 import sympy as sp
 
 from .errors import DerivationError
@@ -214,31 +215,23 @@ def _merge_reindex(deltas: list[sp.Expr], bound: list[sp.Symbol], free: Ranges, 
     sizes = [int(ranges[v][1]) + 1 for v in variables]
     if math.prod(sizes) > REINDEX_LIMIT:
         return deltas
-    import numpy as np
     grid = np.meshgrid(*[np.arange(n, dtype=np.int64) for n in sizes], indexing="ij")
     flat = np.zeros(grid[0].shape if grid else (), dtype=np.int64)
+    strides: dict[sp.Symbol, int] = {}
     stride = 1
-    for pos, f, e, _ in reversed(picked):
+    for _, f, e, _ in reversed(picked):  # the flat index Σ s_k E_k, each E_k checked in its dim's range
         n = int(free[f][1]) + 1
-        fn = sp.lambdify(variables, e, modules="numpy")
-        vals = np.asarray(fn(*grid)) + np.zeros(flat.shape)
+        vals = np.asarray(sp.lambdify(variables, e, modules="numpy")(*grid)) + np.zeros(flat.shape)
         if not (np.all(vals == np.round(vals)) and vals.min() >= 0 and vals.max() <= n - 1):
             return deltas
         flat = flat + stride * vals.astype(np.int64)
+        strides[f] = stride
         stride *= n
     origin = int(flat[(0,) * len(variables)])
-    coeffs = []
-    for j in range(len(variables)):
-        at = [0] * len(variables)
-        at[j] = 1 if sizes[j] > 1 else 0
-        coeffs.append(int(flat[tuple(at)]) - origin if sizes[j] > 1 else 0)
-    affine = origin + sum(c * g for c, g in zip(coeffs, grid))
-    if not np.array_equal(flat, affine):
-        return deltas
-    strides, stride = {}, 1
-    for pos, f, _, _ in reversed(picked):
-        strides[f] = stride
-        stride *= int(free[f][1]) + 1
+    coeffs = [int(flat[tuple(int(i == j) for i in range(len(variables)))]) - origin if sizes[j] > 1 else 0
+              for j in range(len(variables))]
+    if not np.array_equal(flat, origin + sum(c * g for c, g in zip(coeffs, grid))):
+        return deltas  # not affine in the summation indices
     merged = sum(strides[f] * f for _, f, _, _ in picked) - origin - sum(c * v for c, v in zip(coeffs, variables))
     used = {k for *_, k in picked}
     return [sp.expand(merged)] + [d for k, d in enumerate(deltas) if k not in used]
