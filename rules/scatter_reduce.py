@@ -58,12 +58,20 @@ def reduce_formula(call: Call, input: Any, src: Any, index: torch.Tensor, d: int
         return op[idx] if idx else op[()]
     if reduce in ("amax", "amin"):  # the run's extrema, the gradient shared evenly over ties (as torch's backward)
         out = call.out_value.detach().to(torch.float64)
-        self_is = (xv == out).to(torch.float64)
+        self_is = (xv == out).to(torch.float64)  # torch's backward counts x as a tie even where excluded
         src_is = (sv == gather(out)).to(torch.float64)
         ties = scatter_add(self_is, src_is).clamp(min=1)
-        ws = call.operand(src_is / gather(ties), "src_weight", "w")
-        return table(self_is * self_part / ties, "self_weight", "W") * xi + call.sum(m * _at(ws, idx, d, q) * sq,
-                                                                                     (q, nq))
+        self_w = self_is * self_part / ties
+        src_w = src_is / gather(ties)
+        ws = call.operand(src_w, "src_weight", "w")
+        rhs = table(self_w, "self_weight", "W") * xi + call.sum(m * _at(ws, idx, d, q) * sq, (q, nq))
+        short = out - (self_w * xv + scatter_add(torch.zeros_like(xv), src_w * sv))
+        if bool((short != 0).any()):  # include_self=False and x equal to the winner: torch's weights sum below 1
+            call.notes.append("torch's backward shares the gradient with an excluded self value that ties the "
+                              "extremum, so the sources' weights sum below 1; K restores the forward value and "
+                              "gets no gradient, as in torch")
+            rhs += table(short, "tie_correction", "K")
+        return rhs
     keep = table(self_part, "self_kept", "S") if not include_self else sp.S.One
     if reduce == "prod":
         factor = sp.Product(1 + m * (sq - 1), (q, 0, nq - 1)) if nq else sp.S.One

@@ -170,10 +170,15 @@ def test_extremum_ties_share_the_gradient(reduce: str) -> None:
     x = torch.tensor([[1.0, 5.0, -2.0]], dtype=torch.float64)
     s = torch.tensor([[1.0, 1.0, 0.5, 5.0]], dtype=torch.float64)
     index = torch.tensor([[0, 0, 1, 1]])
-    d = check(lambda x, s: torch.scatter_reduce(x, 1, index, s, reduce) * 1.0, x, s)
+    d = check(lambda x, s: torch.scatter_reduce(x, 1, index, s, reduce), x, s)  # shares checked against autograd
     g = d.gradient_values()
     if reduce == "amax":
         assert torch.equal(g[d.input_names[1]].abs() > 0, torch.tensor([[True, True, False, True]]))
+    # include_self=False: a self value equal to the winning source is no tie (it is not in the max)
+    x0 = torch.tensor([[5.0, 0.0]], dtype=torch.float64)
+    d = check(lambda x, s: torch.scatter_reduce(x, 1, torch.tensor([[0, 0, 1]]), s, reduce, include_self=False),
+              x0, torch.tensor([[5.0, 1.0, 2.0]], dtype=torch.float64))
+    assert not d.gradient_values()[d.input_names[0]].any()  # every self value was replaced
     check(lambda x, s: torch.index_reduce(x, 0, torch.tensor([0, 0]), s, reduce), torch.ones(1, 2, dtype=torch.float64),
           torch.tensor([[1.0, 3.0], [1.0, -3.0]], dtype=torch.float64))
 
