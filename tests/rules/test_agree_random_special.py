@@ -234,3 +234,19 @@ def test_zero_() -> None:
     from test_agree_pooling_extra import exported
     d = check(exported(lambda x: torch.zero_(x * 2) + x.sin()), rand(3, 4))
     assert d.capture_method == "torch.export" and [str(s.forward.rhs) for s in d.steps if s.op == "zero_"] == ["0"]
+
+
+@pytest.mark.parametrize("nu", [0, 1, 2])
+@pytest.mark.parametrize("at", [-1.7, 0.4, 2.5])
+def test_primitive_derivatives_agree_with_sympy(nu: int, at: float) -> None:
+    """The primitives' own derivatives (kept as one factor for torch's edge values) equal sympy's
+    derivative of what they stand for, where that is defined."""
+    import sympy as sp
+    from symbolic_torch.rules.special_functions import Entr, ScaledBesselI
+    x = sp.Symbol("x", real=True)
+    ours = ScaledBesselI(nu, x).diff(x).subs(x, at)
+    theirs = sp.diff(sp.exp(-sp.Abs(x)) * sp.besseli(nu, x), x).subs(x, at)
+    ours = ours.replace(ScaledBesselI, lambda n, y: sp.exp(-sp.Abs(y)) * sp.besseli(n, y))
+    assert abs(float(sp.N(ours.rewrite(sp.sign))) - float(sp.N(theirs))) < 1e-12
+    if at > 0:
+        assert abs(float(Entr(x).diff(x).subs(x, at)) - float(sp.diff(-x * sp.log(x), x).subs(x, at))) < 1e-12
