@@ -161,6 +161,8 @@ def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
             tol = 1e-10 if after[buffer].dtype == torch.float64 else 1e-5
             if err > tol * max(1.0, float(got.abs().max())):
                 raise NotImplementedError(f"{buffer} update does not match the formula (error {err:.3g})")
+        else:  # a function call (F.instance_norm): the buffers' values before it are not kept
+            line += r"\quad	ext{(not checked)}"
         values = ", ".join(f"{v:.4g}" for v in after[buffer].reshape(-1).tolist()[:8])
         more = r", \ldots" if channels > 8 else ""
         call.notes.append(line + rf" = \left[{values}{more}\right]")

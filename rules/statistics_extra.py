@@ -75,8 +75,10 @@ def corrcoef(call: Call, input: Any) -> sp.Expr:
     x = call.operand(input, "input", "x")
     i, j = pair(call, x)
     entry = covariance(call, x, None, None, 0)  # the divisor cancels
-    if x.ndim < 2 or x.shape[0] == 1:
-        return entry(i, j) / entry(i, j)  # torch's c / c
+    if x.ndim < 2 or x.shape[0] == 1:  # torch's c / c: 1, or NaN where c = 0
+        if bool((x.value.reshape(1, -1) == x.value.reshape(-1)[0]).all()):
+            raise NotImplementedError("corrcoef of a constant row (torch's 0/0 = NaN)")
+        return sp.S.One
     return entry(i, j) / sp.sqrt(entry(i, i) * entry(j, j))
 
 

@@ -103,6 +103,7 @@ STAT_CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[], torch.Tensor]
      (lambda: rand(1, 4), lambda: rand(4, positive=True))),
     ("corrcoef", lambda x: torch.corrcoef(x), (lambda: rand(3, 5),)),
     ("corrcoef", lambda x: x.corrcoef(), (lambda: rand(2, 4),)),
+    ("corrcoef", lambda x: torch.corrcoef(x) * x.sum(), (lambda: rand(1, 4),)),  # one row: c / c = 1
     ("quantile", lambda x: torch.quantile(x, 0.3), (lambda: rand(3, 4),)),
     ("quantile", lambda x: torch.quantile(x, 0.3, dim=1, keepdim=True), (lambda: rand(3, 4),)),
     ("quantile", lambda x, q: torch.quantile(x, q, dim=0), (lambda: rand(5, 3), lambda: torch.rand(4, dtype=torch.float64))),
@@ -160,3 +161,8 @@ def test_safe_softmax_row_of_minus_inf_is_refused() -> None:
     x[1] = float("-inf")
     with pytest.raises(st.UnsupportedOpError, match="−∞ throughout"):
         st.derive(lambda t: torch._safe_softmax(t, 1), x)
+
+
+def test_corrcoef_of_a_constant_row_is_refused() -> None:
+    with pytest.raises(st.UnsupportedOpError, match="constant row"):
+        st.derive(lambda x: torch.corrcoef(x), torch.ones(1, 4, dtype=torch.float64))
