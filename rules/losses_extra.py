@@ -14,14 +14,15 @@ import torch.nn.functional as F
 from symbolic_torch.call import Call
 from symbolic_torch.registry import rule
 
+from .activations import relu
 from .losses import POOL, _at, _reduce, options
 
 RED = ("size_average", "reduce", "reduction")
 
 
 def _hinge(z: sp.Expr) -> sp.Expr:
-    """max(0, z)."""
-    return sp.Piecewise((z, z > 0), (0, True))
+    """max(0, z), with torch's relu convention at 0."""
+    return relu(z, None)  # type: ignore[arg-type]
 
 
 def pointwise(name: str, fn: Any, keys: Sequence[str], positional: Sequence[str], defaults: dict[str, Any],
@@ -31,7 +32,7 @@ def pointwise(name: str, fn: Any, keys: Sequence[str], positional: Sequence[str]
         tensors, rest = args[: len(keys)], args[len(keys):]
         o = options(call, rest, {**defaults, **kwargs}, positional, positional)
         ops = [call.operand(t, k, s) for t, (k, s) in zip(tensors, [k.split(":") for k in keys])]
-        extra = {k: o[k] for k in o if k in ("weight", "var") and o[k] is not None}
+        extra = {k: o[k] for k in o if k == "weight" and o[k] is not None}
         for k, v in extra.items():
             ops.append(call.operand(v, k, k[0].upper()))
         shape = tuple(torch.broadcast_shapes(*[op.shape for op in ops]))
@@ -144,21 +145,17 @@ def gaussian_nll_loss(call: Call, input: Any, target: Any, var: Any, full: bool 
     return _reduce(call, loss, list(zip(idx, shape)), reduction)
 
 
-def _rows(call: Call, ndim: int, reduction: str) -> tuple[list[sp.Symbol], list[tuple[sp.Symbol, int]], Any]:
+def _rows(call: Call, ndim: int, reduction: str) -> tuple[list[sp.Symbol], list[tuple[sp.Symbol, int]]]:
     """Row indices of a (N, C) or (C,) loss: output indices when unreduced, summation ones otherwise."""
     n = sp.Symbol("n", integer=True)
     if ndim < 2:
         call.out()
-        return [], [], None
+        return [], []
     if reduction == "none":
         (n,) = call.out("n")
     else:
         call.out()
-    return [n], [(n, call.operands[0].shape[0])], n
-
-
-def _finish(call: Call, loss: sp.Expr, rows: list[tuple[sp.Symbol, int]], reduction: str) -> sp.Expr:
-    return loss if reduction == "none" else _reduce(call, loss, rows, reduction)
+    return [n], [(n, call.operands[0].shape[0])]
 
 
 @rule("cosine_embedding_loss", functions=[F.cosine_embedding_loss], latex=r"\operatorname{CosineEmbedding}")
@@ -167,7 +164,7 @@ def cosine_embedding_loss(call: Call, input1: Any, input2: Any, target: Any, mar
     """ℓ[n] = 1 − cos where t = 1, max(0, cos − margin) where t = −1; cos = u·v/√((|u|² + ε)(|v|² + ε))."""
     u, v = call.operand(input1, "input1", "u"), call.operand(input2, "input2", "v")
     t = call.operand(target, "target", "t")
-    row, rows, n = _rows(call, u.ndim, reduction)
+    row, rows = _rows(call, u.ndim, reduction)
     k = sp.Symbol("k", integer=True)
     at = lambda op: op[tuple(row + [k])]  # noqa: E731
     eps = sp.Float(1e-12)
@@ -176,7 +173,7 @@ def cosine_embedding_loss(call: Call, input1: Any, input2: Any, target: Any, mar
     ti = t[tuple(row)] if t.ndim else t[()]
     loss = sp.Piecewise((1 - cos, sp.Eq(ti, 1)), (0, True)) + \
         sp.Piecewise((_hinge(cos - call.scalar(margin)), sp.Eq(ti, -1)), (0, True))
-    return _finish(call, loss, rows, reduction)
+    return _reduce(call, loss, rows, reduction)
 
 
 @rule("multilabel_soft_margin_loss", functions=[F.multilabel_soft_margin_loss], latex=r"\operatorname{MultiLabelSoftMargin}")
@@ -185,7 +182,7 @@ def multilabel_soft_margin_loss(call: Call, input: Any, target: Any, weight: Any
     """ℓ[n] = −(1/C) Σ_c w[c]·(t log σ(x) + (1 − t) log σ(−x))[n, c]."""
     x, t = call.operand(input, "input", "x"), call.operand(target, "target", "t")
     w = call.operand(weight, "weight", "w") if weight is not None else None
-    row, rows, n = _rows(call, x.ndim, reduction)
+    row, rows = _rows(call, x.ndim, reduction)
     c = sp.Symbol("c", integer=True)
     shape = tuple(torch.broadcast_shapes(x.shape, t.shape, *([w.shape] if w is not None else [])))
     full = row + [c] if x.ndim >= 1 else []
@@ -194,7 +191,7 @@ def multilabel_soft_margin_loss(call: Call, input: Any, target: Any, weight: Any
     body = -(ti * logsig(xi) + (1 - ti) * logsig(-xi)) * (_at(w, full, shape) if w is not None else 1)
     size = shape[-1] if shape else 1
     loss = (call.sum(body, (c, size)) if x.ndim else body) / size
-    return _finish(call, loss, rows, reduction)
+    return _reduce(call, loss, rows, reduction)
 
 
 @rule("multi_margin_loss", functions=[F.multi_margin_loss], latex=r"\operatorname{MultiMargin}")
@@ -204,7 +201,7 @@ def multi_margin_loss(call: Call, input: Any, target: Any, p: int = 1, margin: f
     from symbolic_torch.primitives import Iverson
     x, t = call.operand(input, "input", "x"), call.operand(target, "target", "t")
     w = call.operand(weight, "weight", "w") if weight is not None else None
-    row, rows, n = _rows(call, x.ndim, reduction)
+    row, rows = _rows(call, x.ndim, reduction)
     if x.ndim == 0:
         return sp.S.Zero  # one class, the target: nothing to compare
     i = sp.Symbol("i", integer=True)
@@ -212,7 +209,7 @@ def multi_margin_loss(call: Call, input: Any, target: Any, p: int = 1, margin: f
     z = call.scalar(margin) - x[tuple(row + [y])] + x[tuple(row + [i])]
     body = Iverson(sp.Ne(i, y)) * Iverson(z > 0) * z ** int(p) * (w[y] if w is not None else 1)
     loss = call.sum(body, (i, x.shape[-1])) / x.shape[-1]
-    return _finish(call, loss, rows, reduction)
+    return _reduce(call, loss, rows, reduction)
 
 
 def _distance(call: Call, a: Any, b: Any, row: list[sp.Symbol], p: float, eps: float) -> sp.Expr:
@@ -228,11 +225,11 @@ def _triplet(call: Call, anchor: Any, positive: Any, negative: Any, margin: floa
     """ℓ[n] = max(0, margin + d(a, p) − d(a, n)), d(a, n) = min(d(a, n), d(p, n)) with swap."""
     a, q, m = (call.operand(t, k, s) for t, k, s in [(anchor, "anchor", "a"), (positive, "positive", "p"),
                                                       (negative, "negative", "q")])
-    row, rows, _ = _rows(call, a.ndim, reduction)
+    row, rows = _rows(call, a.ndim, reduction)
     d_pos, d_neg = _distance(call, a, q, row, p, eps), _distance(call, a, m, row, p, eps)
     if swap:
         d_neg = sp.Min(d_neg, _distance(call, q, m, row, p, eps))
-    return _finish(call, _hinge(call.scalar(margin) + d_pos - d_neg), rows, reduction)
+    return _reduce(call, _hinge(call.scalar(margin) + d_pos - d_neg), rows, reduction)
 
 
 @rule("triplet_margin_loss", functions=[F.triplet_margin_loss], latex=r"\operatorname{TripletMargin}")
@@ -252,7 +249,7 @@ def multilabel_margin_loss(call: Call, input: Any, target: Any, *args: Any, redu
     o = options(call, args, {"reduction": reduction, **kwargs}, RED, ["reduction"])
     x = call.operand(input, "input", "x")
     t = getattr(target, "value", target).reshape(-1, max(x.shape[-1] if x.ndim else 1, 1)).long()
-    row, rows, _ = _rows(call, x.ndim, o["reduction"])
+    row, rows = _rows(call, x.ndim, o["reduction"])
     if x.ndim == 0:
         return sp.S.Zero  # one class: a target or none, nothing to compare
     valid = (torch.cumprod((t != -1).long(), 1) > 0)
@@ -267,4 +264,4 @@ def multilabel_margin_loss(call: Call, input: Any, target: Any, *args: Any, redu
     body = at(V, j) * (1 - at(P, i)) * Iverson(z > 0) * z
     size = x.shape[-1]
     loss = call.sum(body, (i, size), (j, size)) / size
-    return _finish(call, loss, rows, o["reduction"])
+    return _reduce(call, loss, rows, o["reduction"])
