@@ -52,7 +52,7 @@ def concrete_shape(value: Any) -> tuple[int, ...] | None:
             ex = meta.get(key)
             if ex is not None and hasattr(ex, "shape"):
                 return tuple(int(s) for s in ex.shape)
-        from symbolic_torch.capture import example_value
+        from symbolic_torch.frontend.capture import example_value
         try:
             ex = example_value(value)
         except (TypeError, KeyError):

@@ -11,7 +11,7 @@ from typing import Any, Callable
 import sympy as sp
 import torch
 
-from symbolic_torch.evaluate import _ev, register
+from symbolic_torch.numeric.evaluate import _ev, register
 
 
 class _Step:

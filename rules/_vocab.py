@@ -6,8 +6,8 @@ from typing import Any, Callable, Iterable
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call, Operand, TensorArg
-from symbolic_torch.registry import Tolerance, rule
+from symbolic_torch.frontend.call import Call, Operand, TensorArg
+from symbolic_torch.frontend.registry import Tolerance, rule
 
 IGNORED = ("inplace", "out", "memory_format")
 BATCH = "ntsr"

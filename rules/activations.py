@@ -8,10 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import Tolerance, rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import Tolerance, rule
 
-from ._vocab import unary
+from symbolic_torch.rules._vocab import unary
 
 
 def relu(x: sp.Expr, c: Call, *a: Any, **k: Any) -> sp.Expr:

@@ -12,11 +12,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
-from ._vocab import unary
+from symbolic_torch.rules._vocab import dim as norm_dim
+from symbolic_torch.rules._vocab import unary
 
 SELU_ALPHA = sp.Float("1.6732632423543772848170429916717", 30)
 SELU_SCALE = sp.Float("1.0507009873554804934193349852946", 30)

@@ -11,11 +11,11 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from ._functions import Floor, Trunc
-from ._vocab import IGNORED, binary, is_tensor, read
+from symbolic_torch.rules._functions import Floor, Trunc
+from symbolic_torch.rules._vocab import IGNORED, binary, is_tensor, read
 
 
 def operands(call: Call, *args: tuple[Any, str, str]) -> list[sp.Expr]:

@@ -16,13 +16,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.primitives import Iverson
-from symbolic_torch.registry import expansion, rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.ir.primitives import Iverson
+from symbolic_torch.frontend.registry import expansion, rule
 
-from ._expansion import named, prefix, traced
-from ._vocab import names
-from .linalg import _batched
+from symbolic_torch.rules._expansion import named, prefix, traced
+from symbolic_torch.rules._vocab import names
+from symbolic_torch.rules.linalg import _batched
 
 
 @rule("sdpa", functions=[F.scaled_dot_product_attention], latex=r"\operatorname{attention}")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from symbolic_torch.registry import constant
+from symbolic_torch.frontend.registry import constant
 
 # y = ones/zeros/full/random of x's shape, or x cut off from the graph (detach)
 constant(functions=[torch.ones_like, torch.zeros_like, torch.full_like, torch.empty_like, torch.rand_like,

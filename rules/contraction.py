@@ -14,12 +14,12 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
-from ._vocab import is_tensor
-from .linalg import matmul
+from symbolic_torch.rules._vocab import dim as norm_dim
+from symbolic_torch.rules._vocab import is_tensor
+from symbolic_torch.rules.linalg import matmul
 
 Labelled = tuple[Operand, str]
 

@@ -11,11 +11,11 @@ import sympy as sp
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.primitives import Iverson
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.ir.primitives import Iverson
+from symbolic_torch.frontend.registry import rule
 
-from .convolution import KERNEL, OUT, function_operands, module_operands, tup
+from symbolic_torch.rules.convolution import KERNEL, OUT, function_operands, module_operands, tup
 
 
 def conv_transpose_formula(call: Call, x: Operand, w: Operand, b: Operand | None, stride: Any, padding: Any,

@@ -7,8 +7,8 @@ import sympy as sp
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.frontend.registry import rule
 
 OUT = "ijl"     # spatial output indices
 KERNEL = "pqr"  # kernel offsets

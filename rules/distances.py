@@ -8,11 +8,11 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
-from .norms import _order, broadcast_read, pnorm
+from symbolic_torch.rules._vocab import dim as norm_dim
+from symbolic_torch.rules.norms import _order, broadcast_read, pnorm
 
 K = sp.Symbol("k", integer=True)  # the summed coordinate
 

@@ -6,11 +6,11 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call, TensorArg
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.frontend.registry import rule
 
-from ._functions import Ceiling, Floor, Ndtr, Round, Sign, Trunc
-from ._vocab import unary
+from symbolic_torch.rules._functions import Ceiling, Floor, Ndtr, Round, Sign, Trunc
+from symbolic_torch.rules._vocab import unary
 
 SQRT2 = sp.sqrt(2)
 

@@ -6,8 +6,8 @@ import operator
 import sympy as sp
 import torch
 
-from ._functions import Floor, Trunc
-from ._vocab import binary, unary
+from symbolic_torch.rules._functions import Floor, Trunc
+from symbolic_torch.rules._vocab import binary, unary
 
 
 def divide(u: sp.Expr, v: sp.Expr, rounding_mode: str | None = None) -> sp.Expr:

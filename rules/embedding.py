@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, TensorArg
-from symbolic_torch.primitives import Iverson, WindowMax
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.ir.primitives import Iverson, WindowMax
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import names
+from symbolic_torch.rules._vocab import names
 
 
 def embedding_formula(call: Call, input: Any, weight: Any, padding_idx: int | None, max_norm: Any,

@@ -14,10 +14,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from .convolution import tup
+from symbolic_torch.rules.convolution import tup
 
 
 def fold_formula(call: Call, input: Any, output_size: Any, kernel_size: Any, dilation: Any = 1,

@@ -12,9 +12,9 @@ from typing import Any, Callable
 import torch
 import torch.nn.functional as F
 
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.registry import rule
 
-from .movement import moved
+from symbolic_torch.rules.movement import moved
 
 
 def method(name: str) -> Callable[..., Any]:

@@ -9,12 +9,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.primitives import Iverson
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.ir.primitives import Iverson
+from symbolic_torch.frontend.registry import rule
 
-from .normalization import spatial_names
-from .softmax import row_max
+from symbolic_torch.rules.normalization import spatial_names
+from symbolic_torch.rules.softmax import row_max
 
 POOL = "nijklm"
 

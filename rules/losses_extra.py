@@ -11,11 +11,11 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from .activations import relu
-from .losses import POOL, _at, _reduce, options
+from symbolic_torch.rules.activations import relu
+from symbolic_torch.rules.losses import POOL, _at, _reduce, options
 
 RED = ("size_average", "reduce", "reduction")
 
@@ -198,7 +198,7 @@ def multilabel_soft_margin_loss(call: Call, input: Any, target: Any, weight: Any
 def multi_margin_loss(call: Call, input: Any, target: Any, p: int = 1, margin: float = 1.0, weight: Any = None,
                       size_average: Any = None, reduce: Any = None, reduction: str = "mean") -> sp.Expr:
     """ℓ[n] = (1/C) Σ_{i ≠ y} w[y]·max(0, margin − x[n, y] + x[n, i])^p, y = t[n] (a constant)."""
-    from symbolic_torch.primitives import Iverson
+    from symbolic_torch.ir.primitives import Iverson
     x, t = call.operand(input, "input", "x"), call.operand(target, "target", "t")
     w = call.operand(weight, "weight", "w") if weight is not None else None
     row, rows = _rows(call, x.ndim, reduction)
@@ -213,7 +213,7 @@ def multi_margin_loss(call: Call, input: Any, target: Any, p: int = 1, margin: f
 
 
 def _distance(call: Call, a: Any, b: Any, row: list[sp.Symbol], p: float, eps: float) -> sp.Expr:
-    from .norms import _order, pnorm
+    from symbolic_torch.rules.norms import _order, pnorm
     k = sp.Symbol("k", integer=True)
     # no zero guard: with ε added the distance is 0 only where a − b = −ε exactly
     return pnorm(call, a[tuple(row + [k])] - b[tuple(row + [k])] + call.scalar(eps), [(k, a.shape[-1])], _order(p),
@@ -245,7 +245,7 @@ def multilabel_margin_loss(call: Call, input: Any, target: Any, *args: Any, redu
                            **kwargs: Any) -> sp.Expr:
     """ℓ[n] = (1/C) Σ_j Σ_i V[n,j]·(1 − P[n,i])·max(0, 1 − x[n, T[n,j]] + x[n, i]): T[n, j] the target
     classes up to the first −1 (V[n, j] = 1 there), P[n, i] = 1 for a target class; all constants."""
-    from symbolic_torch.primitives import Iverson
+    from symbolic_torch.ir.primitives import Iverson
     o = options(call, args, {"reduction": reduction, **kwargs}, RED, ["reduction"])
     x = call.operand(input, "input", "x")
     t = getattr(target, "value", target).reshape(-1, max(x.shape[-1] if x.ndim else 1, 1)).long()

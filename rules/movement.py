@@ -18,8 +18,8 @@ from typing import Any, Callable, Iterator, Sequence
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call, TensorArg
-from symbolic_torch.primitives import Iverson
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.ir.primitives import Iverson
 
 Table = torch.Tensor  # int64, the output's shape; −1 where the input supplies nothing
 
@@ -221,7 +221,7 @@ def moved(fn: Callable[..., Any], doc: str) -> Callable[..., sp.Expr]:
 
 def _value(call: Call, rhs: sp.Expr) -> torch.Tensor:
     """``rhs`` evaluated over the whole output."""
-    from symbolic_torch.evaluate import evaluate
+    from symbolic_torch.numeric.evaluate import evaluate
     env = {o.symbol: o.value for o in call.operands}
     free = [(i, 0, n - 1) for i, n in zip(call.out_indices, call.out_shape)]
     return evaluate(rhs, env, free).reshape(call.out_shape)

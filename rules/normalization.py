@@ -15,12 +15,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.evaluate import evaluate
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.numeric.evaluate import evaluate
 from symbolic_torch.printing.latex import latex
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import names
+from symbolic_torch.rules._vocab import names
 
 SPATIAL = "ijl"
 Reduced = Sequence[tuple[int, int, sp.Expr]]  # (axis, how many, first position) per reduced axis

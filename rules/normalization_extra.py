@@ -19,11 +19,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import names
-from .normalization import (affine, batch_norm_formula, group_norm_formula, layer_norm_formula, moments,
+from symbolic_torch.rules._vocab import names
+from symbolic_torch.rules.normalization import (affine, batch_norm_formula, group_norm_formula, layer_norm_formula, moments,
                             operands, sample, spatial_names)
 
 

@@ -11,12 +11,12 @@ from typing import Any, Sequence
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.primitives import Iverson, WindowMax
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.ir.primitives import Iverson, WindowMax
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
-from .reductions import reduction_indices
+from symbolic_torch.rules._vocab import dim as norm_dim
+from symbolic_torch.rules.reductions import reduction_indices
 
 Limits = Sequence[tuple[sp.Symbol, int]]
 

@@ -14,10 +14,10 @@ import sympy as sp
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import names
+from symbolic_torch.rules._vocab import names
 
 SPATIAL = "ijl"
 

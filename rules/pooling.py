@@ -9,11 +9,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.primitives import Iverson, WindowMax
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.ir.primitives import Iverson, WindowMax
+from symbolic_torch.frontend.registry import rule
 
-from .convolution import KERNEL, OUT, tup
+from symbolic_torch.rules.convolution import KERNEL, OUT, tup
 
 
 def _setup(call: Call, input: Any, nsp: int) -> tuple[Any, list[sp.Symbol], list[sp.Symbol]]:

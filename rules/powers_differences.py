@@ -15,13 +15,13 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call, Operand, TensorArg
-from symbolic_torch.evaluate import GRID_LIMIT
-from symbolic_torch.primitives import Iverson
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand, TensorArg
+from symbolic_torch.numeric.evaluate import GRID_LIMIT
+from symbolic_torch.ir.primitives import Iverson
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
-from ._vocab import names
+from symbolic_torch.rules._vocab import dim as norm_dim
+from symbolic_torch.rules._vocab import names
 
 
 @rule("matrix_power", functions=[torch.linalg.matrix_power, torch.matrix_power], methods=["matrix_power"],

@@ -10,11 +10,11 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from .reductions import reduction_indices
-from .statistics import scan
+from symbolic_torch.rules.reductions import reduction_indices
+from symbolic_torch.rules.statistics import scan
 
 
 @rule("prod", functions=[torch.prod], methods=["prod"], latex=r"\prod")

@@ -15,10 +15,10 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from symbolic_torch.call import Call, TensorArg
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import names
+from symbolic_torch.rules._vocab import names
 
 SELU_ALPHA = 1.7580993408473766  # −λα of SELU: the value a dropped unit is set to, before the affine fix-up
 

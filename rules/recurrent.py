@@ -19,12 +19,12 @@ import sympy as sp
 import torch
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import expansion, rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import expansion, rule
 
-from ._expansion import concrete_shape, named, prefix, traced
-from ._vocab import names
-from .attention import stacked_linear, stacked_linear_formula
+from symbolic_torch.rules._expansion import concrete_shape, named, prefix, traced
+from symbolic_torch.rules._vocab import names
+from symbolic_torch.rules.attention import stacked_linear, stacked_linear_formula
 
 ACTIVATIONS: dict[str, Callable[[Any], Any]] = {"sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": torch.relu}
 

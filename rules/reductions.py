@@ -7,10 +7,10 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
+from symbolic_torch.rules._vocab import dim as norm_dim
 
 POOL = "ijklmuvw"
 

@@ -11,8 +11,8 @@ import sympy as sp
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
 
 def lrn_formula(call: Call, input: Any, size: int, alpha: float = 1e-4, beta: float = 0.75,

@@ -8,10 +8,10 @@ import sympy as sp
 import torch
 from torch import nn
 
-from symbolic_torch.call import Call
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.frontend.registry import rule
 
-from ._vocab import dim as norm_dim
+from symbolic_torch.rules._vocab import dim as norm_dim
 
 POOL = "ijklmuvw"
 

@@ -12,12 +12,12 @@ from typing import Any
 import sympy as sp
 import torch
 
-from symbolic_torch.call import Call
-from symbolic_torch.evaluate import _besseli, _ev, register
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call
+from symbolic_torch.numeric.evaluate import _besseli, _ev, register
+from symbolic_torch.frontend.registry import rule
 
-from ._functions import Sign
-from ._vocab import read, unary
+from symbolic_torch.rules._functions import Sign
+from symbolic_torch.rules._vocab import read, unary
 
 
 class Entr(sp.Function):

@@ -12,16 +12,16 @@ import sympy as sp
 import torch
 import torch.nn.functional as F
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.primitives import WindowMax
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.ir.primitives import WindowMax
+from symbolic_torch.frontend.registry import rule
 
-from ._functions import ExpShift
-from ._vocab import dim as norm_dim
-from ._vocab import is_tensor
-from .arithmetic import operands
-from .reductions import POOL, reduction_indices
-from .selection import by_indices
+from symbolic_torch.rules._functions import ExpShift
+from symbolic_torch.rules._vocab import dim as norm_dim
+from symbolic_torch.rules._vocab import is_tensor
+from symbolic_torch.rules.arithmetic import operands
+from symbolic_torch.rules.reductions import POOL, reduction_indices
+from symbolic_torch.rules.selection import by_indices
 
 
 def extremum(x: Operand, read: tuple[Any, ...], limits: list[tuple[sp.Symbol, int]], sign: int) -> sp.Expr:
@@ -158,7 +158,7 @@ def _nan_free(call: Call, x: Operand, read: tuple[Any, ...]) -> tuple[sp.Expr, s
     nan = torch.isnan(x.value)
     if not bool(nan.any()):
         return x[read], None
-    from symbolic_torch.primitives import Iverson
+    from symbolic_torch.ir.primitives import Iverson
     m = call.operand(nan, "nan_mask", "m")[read]
     return Iverson(sp.Eq(m, 0)) * x[read], m
 
@@ -186,7 +186,7 @@ def nanmean(call: Call, input: Any, dim: Any = None, keepdim: bool = False, *, d
 
 def scan(call: Call, input: Any, dim: int) -> tuple[Operand, sp.Expr, sp.Symbol, sp.Expr, int, sp.Expr]:
     """``(x, x read at j along dim, j, [j ≤ k], size, k)`` for a cumulative op along ``dim``."""
-    from symbolic_torch.primitives import Iverson
+    from symbolic_torch.ir.primitives import Iverson
     x = call.operand(input, "input", "x")
     idx = call.out(*[POOL[k] for k in range(x.ndim)])
     if x.ndim == 0:

@@ -24,11 +24,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, TensorArg
-from symbolic_torch.primitives import Iverson
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.ir.primitives import Iverson
+from symbolic_torch.frontend.registry import rule
 
-from .convolution import OUT
+from symbolic_torch.rules.convolution import OUT
 
 INPUT = "pqr"  # input spatial positions, summed over
 

@@ -18,10 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from symbolic_torch.call import Call, Operand
-from symbolic_torch.registry import rule
+from symbolic_torch.frontend.call import Call, Operand
+from symbolic_torch.frontend.registry import rule
 
-from .pooling import adaptive_avg_formula
+from symbolic_torch.rules.pooling import adaptive_avg_formula
 
 SPATIAL = "ijl"
 LINEAR = {"linear": 1, "bilinear": 2, "trilinear": 3}

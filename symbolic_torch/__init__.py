@@ -17,8 +17,8 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "derive": ("symbolic_torch.pipeline", "derive"),
-    "Derivation": ("symbolic_torch.ir", "Derivation"),
-    "Step": ("symbolic_torch.ir", "Step"),
+    "Derivation": ("symbolic_torch.ir.derivation", "Derivation"),
+    "Step": ("symbolic_torch.ir.derivation", "Step"),
     "latex": ("symbolic_torch.printing.latex", "latex"),
     "errors": ("symbolic_torch.errors", None),
     "CaptureError": ("symbolic_torch.errors", "CaptureError"),
@@ -29,11 +29,11 @@ _LAZY = {
 __all__ = list(_LAZY)
 
 if TYPE_CHECKING:
-    from . import errors
-    from .pipeline import derive
-    from .errors import CaptureError, UnsupportedOpError, VerificationError
-    from .ir import Derivation, Step
-    from .printing.latex import latex
+    from symbolic_torch import errors
+    from symbolic_torch.pipeline import derive
+    from symbolic_torch.errors import CaptureError, UnsupportedOpError, VerificationError
+    from symbolic_torch.ir.derivation import Derivation, Step
+    from symbolic_torch.printing.latex import latex
 
 
 def __getattr__(name: str) -> Any:

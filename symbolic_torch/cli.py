@@ -11,8 +11,8 @@ from typing import Any, Sequence
 
 import torch
 
-from .pipeline import derive
-from .errors import SymbolicTorchError
+from symbolic_torch.pipeline import derive
+from symbolic_torch.errors import SymbolicTorchError
 
 LOSSES = {
     "none": None,

@@ -7,12 +7,12 @@ from typing import Any, Callable
 import sympy as sp
 import torch
 
-from . import symbols as S
-from .capture import TARGET_NAME, capture
-from .differentiate import gradient_formula
-from .evaluate import evaluate
-from .ir import Derivation, Step
-from .lower import Lowered, lower
+from symbolic_torch.ir import symbols as S
+from symbolic_torch.frontend.capture import TARGET_NAME, capture
+from symbolic_torch.autodiff.differentiate import gradient_formula
+from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.ir.derivation import Derivation, Step
+from symbolic_torch.frontend.lower import Lowered, lower
 
 
 def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,

@@ -36,7 +36,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def symbolic_gradcheck() -> Callable[..., Any]:
     """``assert_gradients_match(fn_cls, *inputs, order=1, atol=…, rtol=…, time_budget=…)``."""
-    from .testing import assert_gradients_match
+    from symbolic_torch.testing import assert_gradients_match
     return assert_gradients_match
 
 
@@ -61,7 +61,7 @@ def pytest_runtest_call(item: pytest.Item) -> None:
     marks = list(item.iter_markers(name=MARKER))
     if not marks:
         return
-    from .testing import assert_gradients_match
+    from symbolic_torch.testing import assert_gradients_match
     for mark in marks:
         fn_cls, inputs = marker_inputs(mark.args)
         assert_gradients_match(fn_cls, *inputs, **mark.kwargs)

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .gradient_check import GradientCheck, check_gradients
+from symbolic_torch.gradcheck.check import GradientCheck, check_gradients
 
 __all__ = ["assert_gradients_match", "check_gradients", "GradientCheck"]
 

@@ -1,4 +1,4 @@
 """Printers: views of the Derivation IR (LaTeX snippets, PDF handouts)."""
-from .latex import SymbolicLatexPrinter
+from symbolic_torch.printing.latex import SymbolicLatexPrinter
 
 __all__ = ["SymbolicLatexPrinter"]

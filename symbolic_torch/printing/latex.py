@@ -13,11 +13,11 @@ import sympy as sp
 from sympy.printing.latex import LatexPrinter, translate
 from sympy.printing.latex import greek_letters_set as GREEK
 
-from .. import symbols as S
-from .text import text
+from symbolic_torch.ir import symbols as S
+from symbolic_torch.printing.text import text
 
 if TYPE_CHECKING:
-    from ..ir import Derivation, Step
+    from symbolic_torch.ir.derivation import Derivation, Step
 
 _SPECIAL = {S.ADJOINT: r"\bar{g}"}
 

@@ -17,12 +17,12 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 from pylatex import Command, Document, Package, Section, Subsection, Tabular
 from pylatex.utils import NoEscape, bold
 
-from ..errors import SymbolicTorchError
-from .latex import latex, status_text
-from .text import text
+from symbolic_torch.errors import SymbolicTorchError
+from symbolic_torch.printing.latex import latex, status_text
+from symbolic_torch.printing.text import text
 
 if TYPE_CHECKING:
-    from ..ir import Derivation, Step
+    from symbolic_torch.ir.derivation import Derivation, Step
 
 
 class RenderError(SymbolicTorchError):
@@ -46,7 +46,7 @@ def element_math(e: Any) -> str:
 
 
 def _num(v: float) -> str:
-    from ..substitute import fmt
+    from symbolic_torch.printing.worked import fmt
     return fmt(v)
 
 

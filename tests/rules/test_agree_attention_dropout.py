@@ -74,7 +74,7 @@ def test_sdpa_dropout_formula() -> None:
 
 def test_sdpa_dropout_mask_that_does_not_replay_is_refused() -> None:
     """Where replaying the RNG state does not give the run's output, the rule refuses rather than guess."""
-    from symbolic_torch.call import Call, TensorArg
+    from symbolic_torch.frontend.call import Call, TensorArg
     from symbolic_torch.rules.attention import dropout_mask
     q = rand(2, 3, 4)
     torch.manual_seed(3)

@@ -72,7 +72,7 @@ def test_instance_norm_eval_running_stats(make: object, shape: tuple[int, ...]) 
 
 def test_instance_norm_update_mismatch_is_caught() -> None:
     """Given the buffers before the run, the note's formula is evaluated and compared with the module's."""
-    from symbolic_torch.call import Call, TensorArg
+    from symbolic_torch.frontend.call import Call, TensorArg
     from symbolic_torch.rules.normalization import running_update
     x = rand(3, 2, 4)
     before = {"running_mean": torch.tensor([0.1, 0.2], dtype=torch.float64),

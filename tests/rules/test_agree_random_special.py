@@ -65,7 +65,7 @@ def test_random_draws(fn: Callable[..., Any], shapes: tuple[tuple[int, ...], ...
 
 
 def test_random_draw_that_does_not_replay_is_refused() -> None:
-    from symbolic_torch.call import Call, TensorArg
+    from symbolic_torch.frontend.call import Call, TensorArg
     from symbolic_torch.rules.random_ops import bernoulli
     p = rand(4, positive=True) / 2
     torch.manual_seed(3)

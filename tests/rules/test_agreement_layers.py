@@ -148,7 +148,7 @@ def test_batch_norm_running_update_formula() -> None:
 
 def test_running_update_checks_numbers_against_the_buffers() -> None:
     """Given the buffers before the run, the note's formula is evaluated and compared with the module's."""
-    from symbolic_torch.call import Call, TensorArg
+    from symbolic_torch.frontend.call import Call, TensorArg
     from symbolic_torch.rules.normalization import running_update
     x = rand(3, 2, 2)
     before = {"running_mean": torch.tensor([0.1, 0.2], dtype=torch.float64),

@@ -1,0 +1,1 @@
+"""Automatic differentiation of index formulas: sympy derivatives, delta elimination, the chain rule."""

@@ -1,0 +1,15 @@
+"""The OpInfo sweep: PyTorch's own operator samples as the yardstick of the rule table.
+
+``python -m symbolic_torch.coverage --out docs/coverage.md --jobs 2`` runs it (see ``opinfo``).
+"""
+from __future__ import annotations
+
+from symbolic_torch.coverage.opinfo import (ATOL, MAX_ELEMENTS, RTOL, SEED, TIME_LIMIT, SampleTimeout,
+                                            autograd_reference, check_sample, compare, main, op_callable,
+                                            op_entries, parser, run_entry, run_sample, sample_function,
+                                            samples, sweep, unsupported_reason)
+from symbolic_torch.frontend.registry import tolerance_of
+
+__all__ = ["ATOL", "MAX_ELEMENTS", "RTOL", "SEED", "TIME_LIMIT", "SampleTimeout", "autograd_reference",
+           "check_sample", "compare", "main", "op_callable", "op_entries", "parser", "run_entry", "run_sample",
+           "sample_function", "samples", "sweep", "tolerance_of", "unsupported_reason"]

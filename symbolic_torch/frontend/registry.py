@@ -1,0 +1,214 @@
+"""The rule table's machinery: the ``@rule`` decorator, lookup and validation.
+
+A rule maps torch targets (call_function targets, method names, module
+classes) to a function that returns the op's forward formula in index form.
+The table itself lives in ``rules/`` (shipped as ``symbolic_torch.rules``).
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import torch
+
+from symbolic_torch.errors import SymbolicTorchError
+
+
+MAX_TOLERANCE = 1e-6  # a documented inexactness of torch's kernel, not a place to hide a wrong formula
+WITHIN = "within the rule's tolerance: "  # how verification notes a check passed by a Tolerance
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """How far torch's kernel is known to stray from a rule's exact formula, and why.
+
+    Verification (``Derivation.verify``) and the coverage tool pass a check of the rule that
+    fails the usual tolerance but holds within ``atol + rtol·|ref|``, showing ``reason`` with it.
+    """
+
+    reason: str
+    atol: float = 0.0
+    rtol: float = 0.0
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One entry of the rule table."""
+
+    name: str
+    impl: Callable[..., Any]
+    latex: str
+    functions: tuple[Callable[..., Any], ...] = ()
+    methods: tuple[str, ...] = ()
+    modules: tuple[type, ...] = ()
+    doc: str = ""
+    multi_output: bool = False  # the op returns a tuple; the builder reads ``call.item``
+    tolerance: Tolerance | None = None  # torch's kernel is known to be less exact than the formula
+
+
+class RuleTableError(SymbolicTorchError):
+    """A rule-table entry is malformed; the message names the entry."""
+
+
+RULES: dict[str, Rule] = {}
+BY_FUNCTION: dict[Any, Rule] = {}
+BY_METHOD: dict[str, Rule] = {}
+BY_MODULE: dict[type, Rule] = {}
+EXPANSIONS: dict[type, Callable[..., Any]] = {}
+CONSTANT_FUNCTIONS: set[Any] = set()
+CONSTANT_METHODS: set[str] = set()
+
+
+def constant(*, functions: Iterable[Any] = (), methods: Iterable[str] = ()) -> None:
+    """Declare targets whose output does not depend differentiably on their inputs.
+
+    ``torch.ones_like(x)``, ``x.detach()``, ``x.new_zeros(…)``: their outputs are
+    constants of the derivation (no step, no gradient), like torch's ``detach``.
+    """
+    CONSTANT_FUNCTIONS.update(functions)
+    CONSTANT_METHODS.update(methods)
+
+
+def is_constant(op: str, target: Any) -> bool:
+    """Is this node's output a constant (see ``constant``)?"""
+    _load()
+    if op == "call_method":
+        return target in CONSTANT_METHODS
+    if op == "call_function":
+        if isinstance(target, torch._ops.OpOverload):  # aten.zeros_like.default → torch.zeros_like
+            name = target._opname
+            return name in CONSTANT_METHODS or any(
+                getattr(space, name, None) in CONSTANT_FUNCTIONS for space in (torch, torch.nn.functional))
+        try:
+            return target in CONSTANT_FUNCTIONS
+        except TypeError:
+            return False
+    return False
+
+
+def expansion(*modules: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register ``fn(module, *inputs)`` as what capture traces instead of calling ``module``.
+
+    For composite layers (LSTM cells, attention): ``fn`` is written in ops the table
+    already has, so each gate or projection becomes its own step. Parameters read as
+    ``module.weight_ih`` keep their qualified names.
+    """
+    def register(fn: Callable[..., Any]) -> Callable[..., Any]:
+        for m in modules:
+            if m in EXPANSIONS:
+                raise RuleTableError(f"expansion for {m.__name__} registered twice")
+            EXPANSIONS[m] = fn
+        return fn
+    return register
+
+
+def expansion_for(module: torch.nn.Module) -> Callable[..., Any] | None:
+    """The expansion registered for ``module``'s class (or a base class), if any."""
+    _load()
+    for cls in type(module).__mro__:
+        if cls in EXPANSIONS:
+            return EXPANSIONS[cls]
+    return None
+
+
+def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (),
+         modules: Iterable[type] = (), latex: str | None = None, multi_output: bool = False,
+         tolerance: Tolerance | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Register the decorated formula builder as rule ``name``.
+
+    The builder is called as ``impl(call, *args, **kwargs)`` with the node's
+    arguments (tensors wrapped as ``TensorArg``; a module call passes its
+    inputs and exposes the module as ``call.module``) and returns the rhs.
+    ``tolerance``: torch's kernel is known to compute the op less exactly (see ``Tolerance``).
+    """
+    def register(impl: Callable[..., Any]) -> Callable[..., Any]:
+        entry = Rule(name, impl, latex or rf"\operatorname{{{name}}}", tuple(functions),
+                     tuple(methods), tuple(modules), inspect.getdoc(impl) or "", multi_output, tolerance)
+        _validate(entry)
+        RULES[name] = entry
+        for f in entry.functions:
+            BY_FUNCTION[f] = entry
+        for m in entry.methods:
+            BY_METHOD[m] = entry
+        for c in entry.modules:
+            BY_MODULE[c] = entry
+        return impl
+    return register
+
+
+def _validate(entry: Rule) -> None:
+    where = f"rule {entry.name!r}"
+    if entry.name in RULES:
+        raise RuleTableError(f"{where}: registered twice")
+    if not (entry.functions or entry.methods or entry.modules):
+        raise RuleTableError(f"{where}: matches no target (give functions=, methods= or modules=)")
+    if not callable(entry.impl):
+        raise RuleTableError(f"{where}: formula builder is not callable")
+    tol = entry.tolerance
+    if tol is not None and not (isinstance(tol, Tolerance) and tol.reason.strip()
+                                and 0 <= tol.atol <= MAX_TOLERANCE and 0 <= tol.rtol <= MAX_TOLERANCE):
+        raise RuleTableError(f"{where}: a tolerance is a Tolerance with a reason and atol, rtol in [0, {MAX_TOLERANCE:g}]")
+    for m in entry.modules:
+        if not (isinstance(m, type) and issubclass(m, torch.nn.Module)):
+            raise RuleTableError(f"{where}: {m!r} is not an nn.Module class")
+    for f in entry.functions:
+        if f in BY_FUNCTION:
+            raise RuleTableError(f"{where}: target {f!r} already belongs to rule {BY_FUNCTION[f].name!r}")
+    for m in entry.methods:
+        if not isinstance(m, str):
+            raise RuleTableError(f"{where}: method names are strings, got {m!r}")
+        if m in BY_METHOD:
+            raise RuleTableError(f"{where}: method {m!r} already belongs to rule {BY_METHOD[m].name!r}")
+
+
+def tolerance_of(names: Iterable[str]) -> Tolerance | None:
+    """The widest tolerance among the named rules, their reasons joined; None when none has one."""
+    _load()
+    tols = [(n, RULES[n].tolerance) for n in dict.fromkeys(names) if n in RULES and RULES[n].tolerance is not None]
+    if not tols:
+        return None
+    return Tolerance("; ".join(f"{n}: {t.reason}" for n, t in tols),
+                     max(t.atol for _, t in tols), max(t.rtol for _, t in tols))
+
+
+def lookup(op: str, target: Any, module: torch.nn.Module | None = None) -> Rule | None:
+    """The rule for an fx node (``op`` is the fx opcode), or None."""
+    _load()
+    if op == "call_module" and module is not None:
+        for cls in type(module).__mro__:
+            if cls in BY_MODULE:
+                return BY_MODULE[cls]
+        return None
+    if op == "call_method":
+        return BY_METHOD.get(target)
+    if isinstance(target, torch._ops.OpOverload):
+        return _aten(target)
+    try:
+        return BY_FUNCTION.get(target)
+    except TypeError:  # unhashable target
+        return None
+
+
+def _aten(target: torch._ops.OpOverload) -> Rule | None:
+    """An ATen overload (from torch.export) → the rule of the torch function of that name.
+
+    ``aten.relu.default`` → ``torch.relu``, ``aten.linear.default`` → ``F.linear``,
+    ``aten.view.default`` → the ``view`` method; their signatures agree positionally.
+    """
+    name = target._opname
+    for space in (torch, torch.nn.functional, torch._C._nn):
+        fn = getattr(space, name, None)
+        if fn is not None and fn in BY_FUNCTION:
+            return BY_FUNCTION[fn]
+    return BY_METHOD.get(name)
+
+
+_LOADED = False
+
+
+def _load() -> None:
+    global _LOADED
+    if not _LOADED:
+        _LOADED = True
+        import symbolic_torch.rules  # noqa: F401  (registers every family)

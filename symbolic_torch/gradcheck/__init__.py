@@ -1,0 +1,1 @@
+"""The custom ``autograd.Function`` checker: symbolic tensors, derived vs. your backward, proof and sampling."""

@@ -1,0 +1,1 @@
+"""The IR: ``Step``, ``Derivation``, ``Element``, operands, symbols and the notation primitives (plain data)."""

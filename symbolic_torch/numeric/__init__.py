@@ -1,0 +1,1 @@
+"""Numbers: the one evaluator of index formulas, the autograd reference, RNG state."""

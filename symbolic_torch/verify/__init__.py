@@ -1,0 +1,1 @@
+"""Verification: every derived formula against autograd, one tolerance table, the report."""
