@@ -221,10 +221,8 @@ def moved(fn: Callable[..., Any], doc: str) -> Callable[..., sp.Expr]:
 
 def _value(call: Call, rhs: sp.Expr) -> torch.Tensor:
     """``rhs`` evaluated over the whole output."""
-    from symbolic_torch.numeric.evaluate import evaluate
-    env = {o.symbol: o.value for o in call.operands}
-    free = [(i, 0, n - 1) for i, n in zip(call.out_indices, call.out_shape)]
-    return evaluate(rhs, env, free).reshape(call.out_shape)
+    from symbolic_torch.numeric.evaluate import evaluate_over
+    return evaluate_over(rhs, call.out_indices, call.out_shape, {o.symbol: o.value for o in call.operands})
 
 
 def _same(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:

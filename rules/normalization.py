@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from symbolic_torch.frontend.call import Call, Operand
-from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.numeric.evaluate import evaluate_over
 from symbolic_torch.printing.latex import latex
 from symbolic_torch.frontend.registry import rule
 
@@ -156,7 +156,7 @@ def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
         line = rf"{latex(old)} \leftarrow {latex(1 - factor)}\,{latex(old)} + {latex(factor)} \cdot {shown}"
         if before is not None and buffer in before:
             env[symbol] = before[buffer]
-            got = evaluate(new, env, [(c, 0, channels - 1)])
+            got = evaluate_over(new, (c,), (channels,), env)
             err = float((got - after[buffer].to(torch.float64)).abs().max())
             tol = 1e-10 if after[buffer].dtype == torch.float64 else 1e-5
             if err > tol * max(1.0, float(got.abs().max())):

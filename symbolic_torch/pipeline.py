@@ -10,7 +10,7 @@ import torch
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.frontend.capture import TARGET_NAME, capture
 from symbolic_torch.autodiff.differentiate import gradient_formula
-from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.numeric.evaluate import evaluate_over
 from symbolic_torch.ir.derivation import Derivation, Step
 from symbolic_torch.frontend.lower import Lowered, lower
 
@@ -144,6 +144,10 @@ def _seeds(outputs: list[str], values: dict[str, torch.Tensor], seeded: set[str]
     return seeds
 
 
+def _indices(eq: sp.Eq) -> tuple[sp.Symbol, ...]:
+    return tuple(eq.lhs.indices) if isinstance(eq.lhs, sp.Indexed) else ()
+
+
 def chain(steps: list[Step], values: dict[str, torch.Tensor],
           seeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Reverse accumulation with the derived formulas: ḡ of every tensor."""
@@ -155,7 +159,6 @@ def chain(steps: list[Step], values: dict[str, torch.Tensor],
         env[S.ADJOINT] = adjoints[step.output]
         for key, eq in step.gradients.items():
             op = step.operand(key)
-            free = [(i, 0, n - 1) for i, n in zip(eq.lhs.indices, op.shape)] if op.shape else []
-            contrib = evaluate(eq.rhs, env, free).reshape(op.shape)
+            contrib = evaluate_over(eq.rhs, _indices(eq), op.shape, env)
             adjoints[op.source] = adjoints[op.source] + contrib if op.source in adjoints else contrib
     return adjoints

@@ -13,23 +13,7 @@ from typing import Any, Callable, Iterable
 import torch
 
 from symbolic_torch.errors import SymbolicTorchError
-
-
-MAX_TOLERANCE = 1e-6  # a documented inexactness of torch's kernel, not a place to hide a wrong formula
-WITHIN = "within the rule's tolerance: "  # how verification notes a check passed by a Tolerance
-
-
-@dataclass(frozen=True)
-class Tolerance:
-    """How far torch's kernel is known to stray from a rule's exact formula, and why.
-
-    Verification (``Derivation.verify``) and the coverage tool pass a check of the rule that
-    fails the usual tolerance but holds within ``atol + rtol·|ref|``, showing ``reason`` with it.
-    """
-
-    reason: str
-    atol: float = 0.0
-    rtol: float = 0.0
+from symbolic_torch.numeric.tolerances import MAX_TOLERANCE, WITHIN, Tolerance  # noqa: F401  (rules declare Tolerance here)
 
 
 @dataclass(frozen=True)
@@ -146,8 +130,7 @@ def _validate(entry: Rule) -> None:
     if not callable(entry.impl):
         raise RuleTableError(f"{where}: formula builder is not callable")
     tol = entry.tolerance
-    if tol is not None and not (isinstance(tol, Tolerance) and tol.reason.strip()
-                                and 0 <= tol.atol <= MAX_TOLERANCE and 0 <= tol.rtol <= MAX_TOLERANCE):
+    if tol is not None and not (isinstance(tol, Tolerance) and tol.valid()):
         raise RuleTableError(f"{where}: a tolerance is a Tolerance with a reason and atol, rtol in [0, {MAX_TOLERANCE:g}]")
     for m in entry.modules:
         if not (isinstance(m, type) and issubclass(m, torch.nn.Module)):

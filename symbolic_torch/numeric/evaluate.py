@@ -11,6 +11,7 @@ slow numeric paths, so cost follows the grid size, not the formula's length.
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
@@ -389,3 +390,33 @@ _HANDLERS: dict[type, Callable[[sp.Basic, _Grid], torch.Tensor]] = {
 def register(cls: type, handler: Callable[[sp.Basic, _Grid], torch.Tensor]) -> None:
     """Teach the evaluator a new sympy class (used by rules that add primitives)."""
     _HANDLERS[cls] = handler
+
+
+_OVER_CACHE: "OrderedDict[tuple, tuple[tuple[torch.Tensor, ...], torch.Tensor]]" = OrderedDict()
+_OVER_CACHE_SIZE = 64
+
+
+def evaluate_over(expr: sp.Basic, indices: Sequence[sp.Symbol], shape: Sequence[int],
+                  env: Mapping[str, torch.Tensor]) -> torch.Tensor:
+    """``expr`` at every element of a tensor of ``shape`` whose element is ``indices``: the
+    right side of an index formula (``y[n, o] = …``, ``∂L/∂x[i, j] = …``) over its whole left side.
+
+    Returns a float64 tensor of ``shape`` (0-d for a scalar). The last results are cached by
+    formula, shape and the identity of the tensors in ``env`` (a tensor changed in place is
+    a new value), so the chain rule and verification evaluate a formula once between them.
+    Do not modify the returned tensor.
+    """
+    shape = tuple(int(n) for n in shape)
+    indices = tuple(indices)[: len(shape)] if shape else ()
+    names = sorted(env)
+    key = (expr, indices, shape, tuple((k, id(env[k]), env[k]._version) for k in names))
+    hit = _OVER_CACHE.get(key)
+    if hit is not None:
+        _OVER_CACHE.move_to_end(key)
+        return hit[1]
+    free = [(i, 0, n - 1) for i, n in zip(indices, shape)]
+    out = evaluate(expr, env, free).reshape(shape)
+    _OVER_CACHE[key] = (tuple(env[k] for k in names), out)  # the tensors kept alive: ids stay theirs
+    if len(_OVER_CACHE) > _OVER_CACHE_SIZE:
+        _OVER_CACHE.popitem(last=False)
+    return out

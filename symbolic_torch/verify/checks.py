@@ -17,20 +17,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+import sympy as sp
 import torch
 import torch.fx as fx
 from tabulate import tabulate
 
 from symbolic_torch.ir import symbols as S
-from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.numeric.evaluate import evaluate_over
 from symbolic_torch.frontend.lower import map_tensor_args
-from symbolic_torch.frontend.registry import WITHIN, Tolerance, tolerance_of
+from symbolic_torch.frontend.registry import tolerance_of
+from symbolic_torch.numeric.tolerances import WITHIN, Tolerance, for_dtype, is_reduced
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation, Step
 
-TOLERANCES = {torch.float64: (1e-10, 1e-12), torch.float32: (1e-7, 1e-5),
-              torch.float16: (1e-3, 1e-2), torch.bfloat16: (1e-2, 1e-2)}
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def compare(kind: str, name: str, key: str, got: torch.Tensor, ref: torch.Tensor
     """Compare ``got`` (from formulas) with ``ref`` (autograd; None means zero)."""
     ref64 = torch.zeros_like(got, dtype=torch.float64) if ref is None else ref.detach().to(torch.float64)
     got64 = got.detach().to(torch.float64).reshape(ref64.shape)
-    a0, r0 = TOLERANCES.get(dtype, (1e-10, 1e-12))
+    a0, r0 = for_dtype(dtype)
     atol, rtol = a0 if atol is None else atol, r0 if rtol is None else rtol
     nonfinite = bool((~torch.isfinite(got64)).any() or (~torch.isfinite(ref64)).any())
     same_nan = torch.isnan(got64) == torch.isnan(ref64)
@@ -118,7 +118,7 @@ def compare(kind: str, name: str, key: str, got: torch.Tensor, ref: torch.Tensor
     scale = float(torch.where(fin, ref64.abs(), 0).max()) if diff.numel() else 0.0
     rel = err / scale if scale > 0 else err
     ok = bool(same_nan.all() and same_inf.all()) and err <= atol + rtol * scale
-    if dtype in (torch.float32, torch.float16, torch.bfloat16):
+    if is_reduced(dtype):
         ok = bool(same_nan.all() and same_inf.all()) and (rel <= rtol or err <= atol)
     note = "" if bool(same_nan.all() and same_inf.all()) else "NaN/Inf pattern differs"
     return Row(kind, name, key, tuple(got64.shape), err, rel, ok, nonfinite, note)
@@ -132,9 +132,8 @@ def compare_within(tol: Tolerance | None, kind: str, name: str, key: str, got: t
     row = compare(kind, name, key, got, ref, dtype, atol, rtol)
     if row.ok or tol is None:
         return row
-    a0, r0 = TOLERANCES.get(dtype, (1e-10, 1e-12))
-    wide = compare(kind, name, key, got, ref, dtype, max(a0 if atol is None else atol, tol.atol),
-                   max(r0 if rtol is None else rtol, tol.rtol))
+    a0, r0 = for_dtype(dtype)
+    wide = compare(kind, name, key, got, ref, dtype, *tol.widen((a0 if atol is None else atol, r0 if rtol is None else rtol)))
     return replace(wide, note=WITHIN + tol.reason) if wide.ok else row
 
 
@@ -169,8 +168,8 @@ def _verify(d: "Derivation", atol: float | None, rtol: float | None) -> Verifica
         env[S.ADJOINT] = true_adj.to(torch.float64)
         for key, eq in step.gradients.items():
             op = step.operand(key)
-            free = [(i, 0, n - 1) for i, n in zip(eq.lhs.indices, op.shape)] if op.shape else []
-            got = evaluate(eq.rhs, env, free).reshape(op.shape)
+            indices = tuple(eq.lhs.indices) if isinstance(eq.lhs, sp.Indexed) else ()
+            got = evaluate_over(eq.rhs, indices, op.shape, env)
             report.step_rows.append(compare_within(tol, "step", step.name, key, got, local.get(key), out_dtype,
                                                    atol, rtol))
     derived = d.gradient_values()
@@ -192,8 +191,7 @@ def _dtype(d: "Derivation") -> torch.dtype:
 def _forward_row(step: "Step", d: "Derivation", dtype: torch.dtype, atol: float | None, rtol: float | None,
                  tol: Tolerance | None = None) -> Row:
     env = {o.symbol: o.value for o in step.operands}
-    free = [(i, 0, n - 1) for i, n in zip(step.out_indices, step.out_shape)]
-    got = evaluate(step.forward.rhs, env, free).reshape(step.out_shape)
+    got = evaluate_over(step.forward.rhs, step.out_indices, step.out_shape, env)
     return compare_within(tol, "step", step.name, "forward", got, d.values[step.output], dtype, atol, rtol)
 
 
