@@ -1,4 +1,4 @@
-"""``derive``: the pipeline capture → lower → differentiate → chain → verify."""
+"""``derive``: the pipeline capture → lower → build steps (differentiate) → Derivation (its lazy chain) → verify."""
 from __future__ import annotations
 
 import inspect
@@ -7,12 +7,14 @@ from typing import Any, Callable
 import sympy as sp
 import torch
 
-from symbolic_torch.ir import symbols as S
-from symbolic_torch.frontend.capture import TARGET_NAME, capture
+from symbolic_torch.autodiff.chain import chain, shared_parameters
 from symbolic_torch.autodiff.differentiate import gradient_formula
-from symbolic_torch.numeric.evaluate import evaluate_over
-from symbolic_torch.ir.derivation import Derivation, Step
-from symbolic_torch.frontend.lower import Lowered, lower
+from symbolic_torch.frontend.capture import TARGET_NAME, capture
+from symbolic_torch.frontend.lower import Lowered, SymbolicInterpreter, lower
+from symbolic_torch.ir import symbols as S
+from symbolic_torch.ir.derivation import Derivation
+from symbolic_torch.ir.run import Run
+from symbolic_torch.ir.step import Step
 
 
 def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
@@ -31,63 +33,53 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     (the derivation is then a vector–Jacobian product).
     """
     model = _uncompiled(model)
-    for k, x in enumerate(inputs):
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"input {k} is a {type(x).__name__}, not a tensor")
-    if loss is not None and target is None:
-        raise ValueError("a loss needs a target")
+    _check_arguments(inputs, loss, target)
     cap = capture(model, inputs, loss)
     run_inputs = tuple(inputs) + ((target,) if loss is not None else ())
+    buffers = {k: b.detach().clone() for k, b in cap.gm.named_buffers()}
     interp = lower(cap.gm, run_inputs, {TARGET_NAME} if loss is not None else set())
     outputs = _output_nodes(cap.gm)
     final = outputs[0] if len(outputs) == 1 else None
     seeded = {final} if (loss is not None and final is not None and interp.values[final].dim() == 0) else set()
     steps = [_step(k, low, low.node.name in seeded) for k, low in enumerate(interp.lowered)]
+    values = _values(cap.gm, interp)
+    seeds = _seeds(outputs, values, seeded, grad_output)
+    run = Run(cap.gm, run_inputs, seeds, tuple(outputs), dict(interp.differentiable),
+              {n.name: v for n, v in interp.env.items()}, interp.rng_states, interp.start_rng_state,
+              interp.items, buffers, model, loss)
+    params = [n for n, p in cap.gm.named_parameters() if p.requires_grad and p.is_floating_point()]
+    alias = dict(zip(_user_names(model, cap.input_names), cap.input_names))
+    d = Derivation(steps, values, chain(steps, seeds, shared_parameters(cap.gm)), alias, params,
+                   seeds.get(final) if final is not None else None, loss is not None, cap.method, run)
+    if verify:
+        d.verify()
+    return d
 
+
+def _check_arguments(inputs: tuple[Any, ...], loss: Any, target: Any) -> None:
+    for k, x in enumerate(inputs):
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"input {k} is a {type(x).__name__}, not a tensor")
+    if loss is not None and target is None:
+        raise ValueError("a loss needs a target")
+
+
+def _values(gm: torch.fx.GraphModule, interp: SymbolicInterpreter) -> dict[str, torch.Tensor]:
+    """Every tensor of the run by name: node outputs, operands read from elsewhere, parameters."""
     values = dict(interp.values)
     for low in interp.lowered:
         for o in low.call.operands:
             if o.source is not None:
                 values.setdefault(o.source, o.value)
-    params = [n for n, p in cap.gm.named_parameters() if p.requires_grad and p.is_floating_point()]
-    for n, p in cap.gm.named_parameters():
+    for n, p in gm.named_parameters():
         values.setdefault(n, p)
-    alias = dict(zip(_user_names(model, cap.input_names), cap.input_names))
-    seeds = _seeds(outputs, values, seeded, grad_output)
-    adjoints = _tie_shared_parameters(cap.gm, chain(steps, values, seeds))
-    d = Derivation(steps, values, adjoints, alias, params,
-                   seeds.get(final) if final is not None else None, loss is not None,
-                   cap.method, {"gm": cap.gm, "run_inputs": run_inputs, "seeds": seeds,
-                                "outputs": outputs, "differentiable": interp.differentiable,
-                    "env": {n.name: v for n, v in interp.env.items()},
-                    "rng": interp.rng_states, "rng_start": interp.start_rng_state,
-                    "items": interp.items, "model": model, "loss": loss})
-    for k, s in enumerate(steps):
-        object.__setattr__(s, "derivation", d)
-    if verify:
-        d.verify()
-    return d
+    return values
 
 
 def _uncompiled(model: Any) -> Any:
     """``torch.compile(model)`` → the model it wraps (same parameters, names without ``_orig_mod.``)."""
     orig = getattr(model, "_orig_mod", None)
     return orig if isinstance(orig, torch.nn.Module) and isinstance(model, torch.nn.Module) else model
-
-
-def _tie_shared_parameters(gm: torch.fx.GraphModule, adjoints: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """One parameter under several names (tied weights: ``lm_head.weight is wte.weight``) gets
-    the sum of what every use contributes, under each of its names."""
-    groups: dict[int, list[str]] = {}
-    for name, p in gm.named_parameters(remove_duplicate=False):
-        groups.setdefault(id(p), []).append(name)
-    for names in groups.values():
-        used = [n for n in names if n in adjoints]
-        if len(names) > 1 and used:
-            total = sum((adjoints[n] for n in used[1:]), adjoints[used[0]])
-            for n in names:
-                adjoints[n] = total
-    return adjoints
 
 
 def _user_names(model: Any, placeholders: list[str]) -> list[str]:
@@ -142,23 +134,3 @@ def _seeds(outputs: list[str], values: dict[str, torch.Tensor], seeded: set[str]
         else:
             seeds[name] = torch.randn(ref.shape, generator=gen, dtype=torch.float64)
     return seeds
-
-
-def _indices(eq: sp.Eq) -> tuple[sp.Symbol, ...]:
-    return tuple(eq.lhs.indices) if isinstance(eq.lhs, sp.Indexed) else ()
-
-
-def chain(steps: list[Step], values: dict[str, torch.Tensor],
-          seeds: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """Reverse accumulation with the derived formulas: ḡ of every tensor."""
-    adjoints = {k: v.clone() for k, v in seeds.items()}
-    for step in reversed(steps):
-        if step.output not in adjoints:
-            continue
-        env = {o.symbol: o.value for o in step.operands}
-        env[S.ADJOINT] = adjoints[step.output]
-        for key, eq in step.gradients.items():
-            op = step.operand(key)
-            contrib = evaluate_over(eq.rhs, _indices(eq), op.shape, env)
-            adjoints[op.source] = adjoints[op.source] + contrib if op.source in adjoints else contrib
-    return adjoints

@@ -172,7 +172,7 @@ def compare(got: Sequence[torch.Tensor], ref: Sequence[torch.Tensor], tol: Any =
 
 def _same_run(fn: Callable[..., Any], leaves: Sequence[torch.Tensor], d: Any) -> bool:
     """Does ``fn`` reproduce the derivation's recorded outputs from the same RNG state?"""
-    torch.random.set_rng_state(d.meta["rng_start"])
+    torch.random.set_rng_state(d.run.rng_start)
     with torch.no_grad():
         outs = _as_tuple(fn(*[x.detach() for x in leaves]))
     recorded = [d.values[name] for name in d.outputs]
@@ -214,7 +214,7 @@ def check_sample(op: Any, sample: Any, max_elements: int = MAX_ELEMENTS) -> tupl
         return UNSUPPORTED, unsupported_reason(e), None
     except st.CaptureError:
         return CAPTURE, "", None
-    torch.random.set_rng_state(d.meta["rng_start"])  # random ops (dropout) draw what the run drew
+    torch.random.set_rng_state(d.run.rng_start)  # random ops (dropout) draw what the run drew
     try:
         ref = autograd_reference(fn, leaves, gs)
     except RuntimeError as e:  # e.g. as_strided past the storage of the leaf autograd is given

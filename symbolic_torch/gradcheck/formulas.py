@@ -81,7 +81,7 @@ def derived(cf: CustomFunction, grads: Sequence[torch.Tensor], example: Batch) -
                    grad_output=tuple(grads) if len(grads) > 1 else grads[0], verify=True)
         if d.report is not None and not d.report.ok:
             raise ValueError(f"its formulas failed verification against autograd:\n{d.report}")
-        seeds = {node: g.data for node, g in zip(d.meta["outputs"], gs)}
+        seeds = {node: g.data for node, g in zip(d.outputs, gs)}
         elements = element_gradients(d, {n: x.data for n, x in xs.items()}, seeds)
         check_expanded(elements)
         problem = _faithful(elements, example, _reference(cf, grads))

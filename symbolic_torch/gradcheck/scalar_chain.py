@@ -78,8 +78,8 @@ def _opaque_nodes(d: Derivation) -> list[str]:
     The rule table sees them as constants; their values belong to this one input,
     so formulas built on them would be wrong elsewhere.
     """
-    gm: fx.GraphModule = d.meta["gm"]
-    env = d.meta["env"]
+    gm: fx.GraphModule = d.run.gm
+    env = d.run.env
     lowered = {s.name for s in d.steps}
     dependent: set[str] = set()
     opaque = []

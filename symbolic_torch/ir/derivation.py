@@ -1,114 +1,57 @@
 """The IR: a ``Derivation`` is an ordered list of ``Step``s plus the run's values.
 
 Plain data: analyses read it, printers render it. Numbers come from the
-run (``values``) and from the derived formulas (``adjoints``), never from
-autograd; autograd is only the referee in ``verify``.
+run (``values``) and from the derived formulas (``adjoints``, through the chain),
+never from autograd; autograd is only the referee in ``verify``.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any, Iterator
 
-import sympy as sp
 import torch
 
-from symbolic_torch.ir.operand import Operand
+from symbolic_torch.ir.run import Run
+from symbolic_torch.ir.step import Step
 
 if TYPE_CHECKING:
-    from symbolic_torch.printing.worked import Element
-    from symbolic_torch.verify.checks import VerificationReport
+    from symbolic_torch.autodiff.chain import Chain
+    from symbolic_torch.verify.report import VerificationReport
 
-
-@dataclass(frozen=True, eq=False)
-class Step:
-    """One operation of the run, its forward formula and derived gradients.
-
-    ``gradients`` maps torch's name for each differentiable input or parameter
-    (``"input"``, ``"weight"``, ``"bias"``, ``"other"``) to ``Eq(∂L/∂x[…], …)``.
-    """
-
-    index: int
-    name: str
-    target: str
-    module_path: str | None
-    op: str
-    op_latex: str
-    output: str
-    out_shape: tuple[int, ...]
-    out_indices: tuple[sp.Symbol, ...]
-    forward: sp.Eq
-    operands: tuple[Operand, ...]
-    gradients: Mapping[str, sp.Eq]
-    seeded: bool = False  # the scalar loss: its adjoint is 1
-    notes: tuple[str, ...] = ()
-    derivation: "Derivation | None" = field(default=None, repr=False)
-
-    def operand(self, key: str) -> Operand:
-        """The operand torch calls ``key`` (or whose formula symbol is ``key``)."""
-        for o in self.operands:
-            if key in (o.key, o.symbol):
-                return o
-        raise KeyError(f"step {self.name!r} has no operand {key!r}; it has {[o.key for o in self.operands]}")
-
-    def status(self, key: str) -> str:
-        """``"verified"``, ``"failed"`` or ``"unverified"`` for gradient ``key``."""
-        d = self.derivation
-        if d is None or d.report is None:
-            return "unverified"
-        return d.report.step_status(self.name, key)
-
-    def forward_status(self) -> str:
-        d = self.derivation
-        if d is None or d.report is None:
-            return "unverified"
-        return d.report.step_status(self.name, "forward")
-
-    def at(self, position: Sequence[int] | int) -> "Element":
-        """The forward formula expanded at one output element, with the run's numbers."""
-        from symbolic_torch.printing.worked import forward_element
-        return forward_element(self, position)
-
-    def grad_at(self, name: str, position: Sequence[int] | int) -> "Element":
-        """One element of the gradient of operand ``name``, expanded with numbers."""
-        from symbolic_torch.printing.worked import gradient_element
-        return gradient_element(self, name, position)
-
-    def env(self) -> dict[str, torch.Tensor]:
-        """Values of the formula's symbols: operands, output and (when known) ḡ."""
-        from symbolic_torch.ir import symbols as S
-        assert self.derivation is not None
-        env = {o.symbol: o.value.detach() for o in self.operands}
-        adj = self.derivation.adjoints.get(self.output)
-        if adj is not None:
-            env[S.ADJOINT] = adj
-        return env
-
-    def __repr__(self) -> str:
-        return f"Step({self.index}: {self.name} = {self.op}, out {list(self.out_shape)})"
+__all__ = ["Derivation", "Step"]
 
 
 class Derivation:
-    """The derivation of one run: steps, values, derived adjoints, verification."""
+    """The derivation of one run: steps, values, derived adjoints, verification.
 
-    def __init__(self, steps: list[Step], values: dict[str, torch.Tensor],
-                 adjoints: dict[str, torch.Tensor], inputs: dict[str, str], params: list[str],
-                 seed: torch.Tensor | None, has_loss: bool, method: str, meta: dict[str, Any]) -> None:
-        self.steps = steps
+    ``chain`` evaluates the gradient formulas (once, when ``adjoints`` are first asked
+    for); ``run`` is the run record the stages recorded.
+    """
+
+    def __init__(self, steps: list[Step], values: dict[str, torch.Tensor], chain: "Chain",
+                 inputs: dict[str, str], params: list[str], seed: torch.Tensor | None,
+                 has_loss: bool, method: str, run: Run) -> None:
+        self.steps = [replace(s, derivation=self) for s in steps]
         self.values = values
-        self.adjoints = adjoints
+        self.chain = chain
         self.inputs = inputs  # the model's argument name → fx placeholder name
         self.input_names = list(inputs)
         self.param_names = params
         self.seed = seed
         self.has_loss = has_loss
         self.capture_method = method
-        self.meta = meta
+        self.run = run
         self.report: "VerificationReport | None" = None
+
+    @property
+    def adjoints(self) -> dict[str, torch.Tensor]:
+        """ḡ = ∂L/∂t of every tensor the backward pass reaches, from the derived formulas."""
+        return self.chain.adjoints
 
     @property
     def outputs(self) -> list[str]:
         """Tensor ids (fx node names) of the model's outputs, in order."""
-        return list(self.meta["outputs"])
+        return list(self.run.outputs)
 
     def __iter__(self) -> Iterator[Step]:
         return iter(self.steps)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import itertools
 import math
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Mapping, Sequence
 
 import sympy as sp
@@ -19,39 +18,13 @@ import torch
 
 from symbolic_torch.autodiff.deltas import bound_replace
 from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.ir.element import Element, fmt
 from symbolic_torch.ir.primitives import Iverson, WindowArgmax, WindowMax
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Step
 
 FIRST_TERMS = 3
-
-
-@dataclass(frozen=True)
-class Element:
-    """One element of a formula, instantiated and expanded with numbers.
-
-    ``latex`` is the full line ``lhs = formula at the position = numbers = value``;
-    ``terms`` is the number of terms of the expansion (before truncation).
-    """
-
-    step: str
-    kind: str  # "forward" or the operand key of a gradient
-    position: tuple[int, ...]
-    value: float
-    terms: int
-    lhs_latex: str
-    formula_latex: str
-    numbers_latex: str
-    expected: float | None = None
-    status: str = "unverified"
-
-    @property
-    def latex(self) -> str:
-        return f"{self.lhs_latex} = {self.formula_latex} = {self.numbers_latex} = {fmt(self.value)}"
-
-    def __str__(self) -> str:
-        return self.latex
 
 
 def _check_position(position: Sequence[int] | int, shape: tuple[int, ...], what: str) -> tuple[int, ...]:
@@ -77,7 +50,7 @@ def forward_element(step: "Step", position: Sequence[int] | int) -> Element:
     subs = dict(zip(step.out_indices, map(sp.Integer, pos)))
     rhs = bound_replace(step.forward.rhs, subs)
     lhs = bound_replace(step.forward.lhs, subs)
-    env = step.env()
+    env = step.env(adjoint=False)
     value = float(evaluate(rhs, env))
     real = step.derivation.values[step.output] if step.derivation is not None else None
     expected = float(real[pos].to(torch.float64)) if real is not None else None
@@ -107,19 +80,6 @@ def gradient_element(step: "Step", name: str, position: Sequence[int] | int) -> 
 
 
 # ---------------------------------------------------------------- numbers
-def fmt(v: float, paren: bool = False) -> str:
-    """A number for LaTeX: 4 significant digits, NaN and ∞ spelled out."""
-    if math.isnan(v):
-        return r"\mathrm{NaN}"
-    if math.isinf(v):
-        return r"\infty" if v > 0 else (r"(-\infty)" if paren else r"-\infty")
-    s = f"{v:.4g}"
-    if "e" in s:
-        mant, ex = s.split("e")
-        s = rf"{mant} \cdot 10^{{{int(ex)}}}"
-    return f"({s})" if paren and v < 0 else s
-
-
 def _value(e: sp.Indexed, env: Mapping[str, torch.Tensor]) -> float:
     t = env[str(e.base.label)]
     pos = [int(round(float(evaluate(i, env)))) if not i.is_Integer else int(i) for i in e.indices]

@@ -1,6 +1,8 @@
 """Capture: torch.fx first, torch.export as the fallback, clear errors otherwise."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -229,7 +231,7 @@ def test_inplace_ops_mean_what_they_mean(f) -> None:  # type: ignore[no-untyped-
 def test_verify_compares_the_captured_graph_with_the_model() -> None:
     x = torch.randn(4, 3, dtype=torch.float64)
     d = st.derive(lambda x: x * 2, x, verify=False)
-    d.meta["model"] = lambda x: x * 3  # as if capture had recorded something else
+    d.run = dataclasses.replace(d.run, model=lambda x: x * 3)  # as if capture had recorded something else
     report = d.verify()
     assert not report.ok
     assert {r.kind for r in report.failures} == {"output"}

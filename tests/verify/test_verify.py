@@ -7,8 +7,9 @@ import torch
 from torch import nn
 
 import symbolic_torch as st
+from symbolic_torch.autodiff.chain import chain
 from symbolic_torch.frontend.registry import WITHIN, Rule, RuleTableError, Tolerance, _validate, tolerance_of
-from symbolic_torch.verify.checks import compare, compare_within
+from symbolic_torch.verify.compare import compare, compare_within
 
 
 def _tampered() -> st.Derivation:
@@ -17,8 +18,7 @@ def _tampered() -> st.Derivation:
     d = st.derive(model, torch.randn(5, 3, dtype=torch.float64), verify=False)
     eq = d[0].gradients["weight"]
     d[0].gradients["weight"] = sp.Eq(eq.lhs, 2 * eq.rhs, evaluate=False)  # plant a wrong factor 2
-    from symbolic_torch.pipeline import chain
-    d.adjoints = chain(d.steps, d.values, d.meta["seeds"])
+    d.chain = chain(d.steps, d.run.seeds)  # a fresh backward pass through the planted formula
     return d
 
 
@@ -70,8 +70,7 @@ def test_a_rule_tolerance_does_not_hide_a_wrong_formula() -> None:
     d = _hardsigmoid()
     eq = d[0].gradients["input"]
     d[0].gradients["input"] = sp.Eq(eq.lhs, (1 + sp.Float(1e-6)) * eq.rhs, evaluate=False)  # 1e-6 relative: too much
-    from symbolic_torch.pipeline import chain
-    d.adjoints = chain(d.steps, d.values, d.meta["seeds"])
+    d.chain = chain(d.steps, d.run.seeds)
     report = d.verify()
     assert not report.ok
     assert {(r.name, r.key) for r in report.failures} >= {(d[0].name, "input")}
@@ -97,3 +96,40 @@ def test_tolerances_are_validated_and_combined() -> None:
     assert tolerance_of(["linear", "tanh"]) is None
     tol = tolerance_of(["linear", "hardsigmoid", "hardsigmoid"])
     assert tol is not None and tol.rtol == 2.0 ** -24 and tol.reason.startswith("hardsigmoid: ")
+
+
+# --- step rows: the chain's own numbers against autograd's product of the node, seeded alike --------
+
+def test_a_formula_off_by_a_thousandth_fails_its_step_row() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 2)).double()
+    d = st.derive(model, torch.randn(5, 3, dtype=torch.float64), verify=False)
+    tanh = d[1]
+    eq = tanh.gradients["input"]
+    tanh.gradients["input"] = sp.Eq(eq.lhs, sp.Float(1.001) * eq.rhs, evaluate=False)
+    report = d.verify()
+    step_failures = {(r.name, r.key) for r in report.failures if r.kind == "step"}
+    assert step_failures == {(tanh.name, "input")}  # upstream steps, fed the same ḡ autograd gets, pass
+    row = next(r for r in report.step_rows if (r.name, r.key) == (tanh.name, "input"))
+    assert 5e-4 < row.max_rel_error < 2e-3
+    assert {r.name for r in report.failures if r.kind == "tensor"} == {"input", "0.weight", "0.bias"}
+
+
+def test_step_rows_compare_the_tensors_the_chain_added() -> None:
+    d = _tampered()
+    d.verify()
+    assert d.chain.evaluated  # verification read the chain's contributions, it did not evaluate its own
+    w = d.chain.contributions[(d[0].name, "weight")]
+    torch.testing.assert_close(w, d.adjoints["0.weight"])
+
+
+def test_verification_restores_the_generator_and_running_statistics() -> None:
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4), nn.Dropout(0.5)).double().train()
+    d = st.derive(model, torch.randn(6, 3, dtype=torch.float64), verify=False)
+    mean = model[1].running_mean.clone()
+    state = torch.random.get_rng_state()
+    report = d.verify()
+    assert report.ok, str(report)
+    assert torch.equal(torch.random.get_rng_state(), state)
+    assert torch.equal(model[1].running_mean, mean)
