@@ -16,8 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from symbolic_torch.frontend.call import Call, Operand
-from symbolic_torch.numeric.evaluate import evaluate_over
-from symbolic_torch.printing.latex import latex
 from symbolic_torch.frontend.registry import rule
 
 from symbolic_torch.rules._vocab import names
@@ -152,11 +150,12 @@ def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
             continue
         old = sp.IndexedBase(symbol, real=True)[c]
         new = (1 - factor) * old + factor * scale * batch_stat
-        shown = latex(batch_stat) if scale == 1 else rf"{latex(scale)}\left({latex(batch_stat)}\right)"
-        line = rf"{latex(old)} \leftarrow {latex(1 - factor)}\,{latex(old)} + {latex(factor)} \cdot {shown}"
+        tex = call.latex
+        shown = tex(batch_stat) if scale == 1 else rf"{tex(scale)}\left({tex(batch_stat)}\right)"
+        line = rf"{tex(old)} \leftarrow {tex(1 - factor)}\,{tex(old)} + {tex(factor)} \cdot {shown}"
         if before is not None and buffer in before:
             env[symbol] = before[buffer]
-            got = evaluate_over(new, (c,), (channels,), env)
+            got = call.evaluate(new, (c,), (channels,), env)
             err = float((got - after[buffer].to(torch.float64)).abs().max())
             tol = 1e-10 if after[buffer].dtype == torch.float64 else 1e-5
             if err > tol * max(1.0, float(got.abs().max())):

@@ -16,8 +16,8 @@ import torch
 import torch.fx as fx
 
 from symbolic_torch.frontend import registry
-from symbolic_torch.frontend.call import Call, Operand, TensorArg
-from symbolic_torch.frontend.capture import NO_GRAD
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.frontend.trace import NO_GRAD
 from symbolic_torch.errors import UnsupportedOpError
 
 
@@ -209,8 +209,3 @@ def lower(gm: fx.GraphModule, inputs: tuple[Any, ...], constant_inputs: set[str]
     with torch.no_grad():
         interp.output = interp.run(*inputs)
     return interp
-
-
-def module_params(operands: list[Operand]) -> list[Operand]:
-    """The operands that are module parameters."""
-    return [o for o in operands if isinstance(o.slot, tuple)]
