@@ -19,6 +19,7 @@ from symbolic_torch.frontend import registry
 from symbolic_torch.frontend.call import Call, TensorArg
 from symbolic_torch.frontend.trace import NO_GRAD
 from symbolic_torch.errors import UnsupportedOpError
+from symbolic_torch.numeric.rng import rng_state_now
 
 
 @dataclass
@@ -88,10 +89,10 @@ class SymbolicInterpreter(fx.Interpreter):
         self.tuples: dict[str, tuple[fx.Node, list[int]]] = {}  # node → (tuple-valued op, its items)
         self.items: dict[str, tuple[str, Any]] = {}  # step → (tuple-valued node, item)
         self.buffers_before: dict[str, dict[str, torch.Tensor]] = {}
-        self.start_rng_state = torch.random.get_rng_state()
+        self.start_rng_state = rng_state_now()
 
     def run_node(self, n: fx.Node) -> Any:
-        self.rng_states[n.name] = torch.random.get_rng_state()  # to replay random ops (dropout)
+        self.rng_states[n.name] = rng_state_now()  # to replay random ops (dropout)
         if n.op == "call_module":  # running statistics before the module updates them
             m = self.module.get_submodule(str(n.target))
             self.buffers_before[n.name] = {k: b.detach().clone() for k, b in m.named_buffers()}
