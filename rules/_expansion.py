@@ -52,10 +52,12 @@ def concrete_shape(value: Any) -> tuple[int, ...] | None:
             ex = meta.get(key)
             if ex is not None and hasattr(ex, "shape"):
                 return tuple(int(s) for s in ex.shape)
-        from symbolic_torch.frontend.capture import example_value
+        run = getattr(value.tracer, "example_value", None)  # symbolic_torch's tracer runs the graph so far
+        if run is None:
+            return None
         try:
-            ex = example_value(value)
-        except (TypeError, KeyError):
+            ex = run(value.node)
+        except KeyError:
             return None
         return tuple(int(s) for s in ex.shape) if hasattr(ex, "shape") else None
     return None

@@ -6,7 +6,7 @@ from typing import Any, Callable, Iterable
 import sympy as sp
 import torch
 
-from symbolic_torch.frontend.call import Call, Operand, TensorArg
+from symbolic_torch.frontend.call import Call, TensorArg
 from symbolic_torch.frontend.registry import Tolerance, rule
 
 IGNORED = ("inplace", "out", "memory_format")
@@ -14,6 +14,7 @@ BATCH = "ntsr"
 
 
 def is_tensor(v: Any) -> bool:
+    """Is ``v`` a tensor argument of the node (a ``TensorArg``) or a constant tensor?"""
     return isinstance(v, (TensorArg, torch.Tensor))
 
 
@@ -79,7 +80,3 @@ def names(n: int, last: Iterable[str] = (), pool: str = BATCH) -> list[str]:
 def dim(d: int, ndim: int) -> int:
     """A possibly negative dim, normalised."""
     return d + ndim if d < 0 else d
-
-
-def first_operand(call: Call, v: Any, key: str, symbol: str) -> Operand:
-    return call.operand(v, key, symbol)

@@ -22,7 +22,7 @@ from symbolic_torch.frontend.registry import expansion, rule
 
 from symbolic_torch.rules._expansion import named, prefix, traced
 from symbolic_torch.rules._vocab import names
-from symbolic_torch.rules.linalg import _batched
+from symbolic_torch.rules.linalg import batched_read
 
 
 @rule("sdpa", functions=[F.scaled_dot_product_attention], latex=r"\operatorname{attention}")
@@ -52,10 +52,10 @@ def sdpa(call: Call, query: Any, key: Any, value: Any, attn_mask: Any = None, dr
 
     def weight(col: sp.Symbol) -> sp.Expr:
         """e^{s_{i,col}}, masked."""
-        s = c * call.sum(_batched(call, q, batch, [i, e]) * _batched(call, k, batch, [col, e]), (e, q.shape[-1]))
+        s = c * call.sum(batched_read(call, q, batch, [i, e]) * batched_read(call, k, batch, [col, e]), (e, q.shape[-1]))
         factor: sp.Expr = sp.S.One
         if mask is not None:
-            mread = _batched(call, mask, batch, [i, col][2 - min(mask.ndim, 2):])
+            mread = batched_read(call, mask, batch, [i, col][2 - min(mask.ndim, 2):])
             if additive:
                 s = s + mread
             else:
@@ -65,8 +65,8 @@ def sdpa(call: Call, query: Any, key: Any, value: Any, attn_mask: Any = None, dr
         return factor * sp.exp(s)
 
     n_keys = k.shape[-2]
-    kept = _batched(call, call.operand(drop, "dropout_mask", "D"), batch, [i, j]) if drop is not None else 1
-    return (call.sum(kept * weight(j) * _batched(call, v, batch, [j, d]), (j, n_keys))
+    kept = batched_read(call, call.operand(drop, "dropout_mask", "D"), batch, [i, j]) if drop is not None else 1
+    return (call.sum(kept * weight(j) * batched_read(call, v, batch, [j, d]), (j, n_keys))
             / call.sum(weight(l), (l, n_keys)))
 
 

@@ -18,7 +18,6 @@ from symbolic_torch.frontend.call import Call, Operand
 from symbolic_torch.frontend.registry import rule
 
 from symbolic_torch.rules._vocab import dim as norm_dim
-from symbolic_torch.rules._vocab import is_tensor
 from symbolic_torch.rules.linalg import matmul
 
 Labelled = tuple[Operand, str]
@@ -78,10 +77,6 @@ def _sublists(first: Any, rest: tuple[Any, ...]) -> tuple[str, tuple[Any, ...]]:
     out = "->" + "".join(letter(k) for k in items[-1]) if len(items) % 2 else ""
     ops = ops[: len(subs)]
     return ",".join("".join(letter(k) for k in s) for s in subs) + out, tuple(ops)
-
-
-def _scaled(call: Call, value: Any) -> sp.Expr:
-    return value if is_tensor(value) else call.scalar(value)
 
 
 def _plus(call: Call, input: Any, product: sp.Expr, beta: Any, alpha: Any) -> sp.Expr:

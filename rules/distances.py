@@ -12,7 +12,7 @@ from symbolic_torch.frontend.call import Call, Operand
 from symbolic_torch.frontend.registry import rule
 
 from symbolic_torch.rules._vocab import dim as norm_dim
-from symbolic_torch.rules.norms import _order, broadcast_read, pnorm
+from symbolic_torch.rules.norms import broadcast_read, norm_order, pnorm
 
 K = sp.Symbol("k", integer=True)  # the summed coordinate
 
@@ -35,7 +35,7 @@ def cdist(call: Call, x1: Any, x2: Any, p: float = 2.0, compute_mode: Any = None
     lead = call.out_shape[:-2]
     a = u[tuple(_lead(u, idx, lead) + [idx[-2], K])]
     b = v[tuple(_lead(v, idx, lead) + [idx[-1], K])]
-    return pnorm(call, a - b, [(K, u.shape[-1])], _order(p))
+    return pnorm(call, a - b, [(K, u.shape[-1])], norm_order(p))
 
 
 @rule("pdist", functions=[F.pdist, torch.pdist], latex=r"\operatorname{pdist}")
@@ -45,7 +45,7 @@ def pdist(call: Call, input: Any, p: float = 2.0) -> sp.Expr:
     pairs = torch.triu_indices(x.shape[0], x.shape[0], 1)
     (r,) = call.out("r")
     i, j = call.operand(pairs[0], "rows", "I")[r], call.operand(pairs[1], "cols", "J")[r]
-    return pnorm(call, x[i, K] - x[j, K], [(K, x.shape[1])], _order(p))
+    return pnorm(call, x[i, K] - x[j, K], [(K, x.shape[1])], norm_order(p))
 
 
 @rule("pairwise_distance", functions=[F.pairwise_distance, torch.pairwise_distance], latex=r"\operatorname{dist}")
@@ -56,11 +56,11 @@ def pairwise_distance(call: Call, x1: Any, x2: Any, p: float = 2.0, eps: float =
     nd = len(shape)
     if nd == 0:
         call.out()
-        return pnorm(call, u[()] - v[()] + call.scalar(eps), [], _order(p))
+        return pnorm(call, u[()] - v[()] + call.scalar(eps), [], norm_order(p))
     idx = list(call.out(*"abcdefg"[: len(call.out_shape)]))
     full = (idx[:-1] if keepdim else idx) + [K]
     a, b = broadcast_read([u, v], shape, full[-nd:])
-    return pnorm(call, a - b + call.scalar(eps), [(K, shape[-1])], _order(p), zero_guard=False)  # ε: never 0
+    return pnorm(call, a - b + call.scalar(eps), [(K, shape[-1])], norm_order(p), zero_guard=False)  # ε: never 0
 
 
 def _along(call: Call, x: Operand, dim: int) -> tuple[list[sp.Expr], list[sp.Expr], int]:
@@ -78,10 +78,10 @@ def normalize(call: Call, input: Any, p: float = 2.0, dim: int = 1, eps: float =
     x = call.operand(input, "input", "x")
     if x.ndim == 0:
         call.out()
-        n = pnorm(call, x[()], [], _order(p), zero_guard=False)
+        n = pnorm(call, x[()], [], norm_order(p), zero_guard=False)
         return x[()] / sp.Piecewise((call.scalar(eps), n < eps), (n, True))
     idx, summed, d = _along(call, x, dim)
-    n = pnorm(call, x[tuple(summed)], [(K, x.shape[d])], _order(p), zero_guard=False)
+    n = pnorm(call, x[tuple(summed)], [(K, x.shape[d])], norm_order(p), zero_guard=False)
     return x[tuple(idx)] / sp.Piecewise((call.scalar(eps), n < eps), (n, True))
 
 
@@ -95,7 +95,7 @@ def renorm(call: Call, input: Any, p: float, dim: int, maxnorm: float) -> sp.Exp
     read = list(others)
     read[d] = idx[d]
     limits = [(s, n) for k, (s, n) in enumerate(zip(others, x.shape)) if k != d]
-    n = pnorm(call, x[tuple(read)], limits, _order(p), zero_guard=False)
+    n = pnorm(call, x[tuple(read)], limits, norm_order(p), zero_guard=False)
     c = call.scalar(maxnorm)
     return sp.Piecewise((x[tuple(idx)] * c / (n + sp.Float(1e-7)), n > c), (x[tuple(idx)], True))
 

@@ -52,12 +52,13 @@ def matmul(call: Call, input: Any, other: Any, **_: Any) -> sp.Expr:
     k = sp.Symbol("k", integer=True)
     i = [idx[out_n - len(tail)]] if a.ndim > 1 else []
     j = [idx[-1]] if b.ndim > 1 else []
-    ai = _batched(call, a, batch, i + [k])
-    bi = _batched(call, b, batch, [k] + j)
+    ai = batched_read(call, a, batch, i + [k])
+    bi = batched_read(call, b, batch, [k] + j)
     return call.sum(ai * bi, (k, a.shape[-1]))
 
 
-def _batched(call: Call, t: Any, batch: list[sp.Symbol], tail: list[sp.Expr]) -> sp.Expr:
+def batched_read(call: Call, t: Any, batch: list[sp.Symbol], tail: list[sp.Expr]) -> sp.Expr:
+    """``t`` read at the output\'s ``batch`` indices (broadcast: size-1 dims at 0), then ``tail``."""
     nb = t.ndim - len(tail)
     out_b = call.out_shape[: len(batch)]
     own = []

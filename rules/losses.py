@@ -19,8 +19,9 @@ from symbolic_torch.rules.softmax import row_max
 POOL = "nijklm"
 
 
-def _reduce(call: Call, body: sp.Expr, limits: list[tuple[sp.Symbol, int]], reduction: str,
+def reduce_loss(call: Call, body: sp.Expr, limits: list[tuple[sp.Symbol, int]], reduction: str,
             weight_sum: sp.Expr | None = None) -> sp.Expr:
+    """The per-element loss ``body`` reduced over ``limits``: "none", "sum", or "mean" (by ``weight_sum`` when given)."""
     if reduction == "none" or not limits:  # a 0-d loss is its own sum and mean
         return body
     total = call.sum(body, *limits)
@@ -31,7 +32,7 @@ def _reduce(call: Call, body: sp.Expr, limits: list[tuple[sp.Symbol, int]], redu
     return total / math.prod(n for _, n in limits)
 
 
-def _at(op: Operand, idx: Sequence[sp.Symbol], shape: Sequence[int]) -> sp.Expr:
+def broadcast_at(op: Operand, idx: Sequence[sp.Symbol], shape: Sequence[int]) -> sp.Expr:
     """``op`` read at ``idx`` of the broadcast ``shape`` (its size-1 dims read at 0)."""
     lead = len(shape) - op.ndim
     return op[tuple(sp.S.Zero if n == 1 and shape[lead + k] != 1 else idx[lead + k]
@@ -48,7 +49,7 @@ def _elementwise_setup(call: Call, input: Any, target: Any, reduction: str) -> t
     else:
         call.out()
         idx = tuple(sp.Symbol(POOL[k], integer=True) for k in range(len(shape)))
-    return _at(x, idx, shape), _at(t, idx, shape), list(zip(idx, shape))
+    return broadcast_at(x, idx, shape), broadcast_at(t, idx, shape), list(zip(idx, shape))
 
 
 REDUCTIONS = ("none", "mean", "sum")  # ATen's int codes
@@ -78,7 +79,7 @@ def mse(call: Call, input: Any, target: Any, *args: Any, reduction: str = "mean"
     if o["weight"] is not None:
         raise NotImplementedError("mse_loss with weight=")
     xi, ti, lim = _elementwise_setup(call, input, target, o["reduction"])
-    return _reduce(call, (xi - ti) ** 2, lim, o["reduction"])
+    return reduce_loss(call, (xi - ti) ** 2, lim, o["reduction"])
 
 
 @rule("bce_with_logits", functions=[F.binary_cross_entropy_with_logits], modules=[nn.BCEWithLogitsLoss],
@@ -93,11 +94,11 @@ def bce_with_logits(call: Call, input: Any, target: Any, weight: Any = None, *ar
     softplus = sp.log(1 + sp.exp(-xi))
     log_weight = 1
     if o["pos_weight"] is not None:
-        log_weight = 1 + (_at(call.operand(o["pos_weight"], "pos_weight", "p"), idx, shape) - 1) * ti
+        log_weight = 1 + (broadcast_at(call.operand(o["pos_weight"], "pos_weight", "p"), idx, shape) - 1) * ti
     body = (1 - ti) * xi + log_weight * softplus
     if o["weight"] is not None:
-        body = _at(call.operand(o["weight"], "weight", "w"), idx, shape) * body
-    return _reduce(call, body, lim, o["reduction"])
+        body = broadcast_at(call.operand(o["weight"], "weight", "w"), idx, shape) * body
+    return reduce_loss(call, body, lim, o["reduction"])
 
 
 def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str, ignore_index: int,
@@ -136,7 +137,7 @@ def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str
         tc = t[(*pos[:cdim], c, *pos[cdim:])]
         if smoothing:
             tc = (1 - eps) * tc + eps / C
-        return _reduce(call, -call.sum(wc * tc * (at(c) - lse), (c, C)), limits, reduction)
+        return reduce_loss(call, -call.sum(wc * tc * (at(c) - lse), (c, C)), limits, reduction)
     ti = t[pos]
     wt = w[(ti,)] if w is not None else 1
     hit = bool((t.value == ignore_index).any())
@@ -146,13 +147,13 @@ def _class_loss(call: Call, input: Any, target: Any, weight: Any, reduction: str
         body = (1 - eps) * body + eps / C * call.sum(wc * (at(c) - lse), (c, C))
     body = -valid * body
     if reduction != "mean" or (w is None and not hit):
-        return _reduce(call, body, limits, reduction)
+        return reduce_loss(call, body, limits, reduction)
     if bool((t.value == ignore_index).all()):
         raise NotImplementedError(f"every target equals ignore_index={ignore_index} with reduction='mean' "
                                   "(torch returns nan, 0/0, with a zero gradient)")
     if not limits:  # one position: divided by its own weight
         return body / wt
-    return _reduce(call, body, limits, reduction, call.sum(valid * wt, *limits))
+    return reduce_loss(call, body, limits, reduction, call.sum(valid * wt, *limits))
 
 
 @rule("cross_entropy", functions=[F.cross_entropy, torch._C._nn.cross_entropy_loss], modules=[nn.CrossEntropyLoss],

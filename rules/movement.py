@@ -206,23 +206,17 @@ def moved(fn: Callable[..., Any], doc: str) -> Callable[..., sp.Expr]:
         tables, constant = sources(fn, args, kwargs, data)
         idx = call.default_out()
         rhs = sum((read(call, m, x, tables[m], idx, many) for m, x in enumerate(xs)), sp.S.Zero)
-        got, want = _value(call, rhs), call.out_value.detach().to(torch.float64)
+        got, want = call.evaluate(rhs), call.out_value.detach().to(torch.float64)
         rest = torch.where(_same(got, want), 0.0, want - got)
         if bool((rest != 0).any()):  # elements no input affects: filled constants
             if not bool(constant[rest != 0].all()):
                 raise NotImplementedError("the op computes, it does not only move data")
             rhs += call.operand(torch.where(constant, rest, 0.0), "fill", "K")[tuple(idx)]
-        if not bool(_same(_value(call, rhs), call.out_value).all()):
+        if not bool(_same(call.evaluate(rhs), call.out_value).all()):
             raise NotImplementedError("the op is not a pure data movement here")
         return rhs
     impl.__doc__ = doc
     return impl
-
-
-def _value(call: Call, rhs: sp.Expr) -> torch.Tensor:
-    """``rhs`` evaluated over the whole output."""
-    from symbolic_torch.numeric.evaluate import evaluate_over
-    return evaluate_over(rhs, call.out_indices, call.out_shape, {o.symbol: o.value for o in call.operands})
 
 
 def _same(got: torch.Tensor, want: torch.Tensor) -> torch.Tensor:

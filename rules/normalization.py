@@ -1,4 +1,4 @@
-"""Normalization layers and dropout.
+"""Normalization layers: batch, layer, group and instance norm (dropout is in random_ops.py).
 
 Statistics are written inline as sums, so sympy differentiates through them:
 μ = (1/M) Σ x and σ² = (1/M) Σ x² − μ² (the biased variance, as torch normalizes with).
@@ -16,8 +16,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from symbolic_torch.frontend.call import Call, Operand
-from symbolic_torch.numeric.evaluate import evaluate_over
-from symbolic_torch.printing.latex import latex
 from symbolic_torch.frontend.registry import rule
 
 from symbolic_torch.rules._vocab import names
@@ -110,25 +108,16 @@ def batch_norm_formula(call: Call, x: Operand, mean: Operand | None, var: Operan
     return affine(call, standardize(call, x, mu, sigma2, eps), weight, bias, (c,))
 
 
-def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
-                   before: dict[str, torch.Tensor] | None, after: dict[str, torch.Tensor],
-                   channel: int | None = None) -> None:
-    """Note the running-statistics update μ̂ ← (1−m)·μ̂ + m·μ_B, σ̂² ← (1−m)·σ̂² + m·M/(M−1)·σ²_B.
-
-    BatchNorm (``channel`` None): μ_B and σ²_B over every dim but the channel dim 1.
-    InstanceNorm (``channel`` the channel axis, 0 when unbatched): torch updates per sample and
-    keeps the mean over the batch, μ_B = (1/N) Σ_n μ_{n,c} and σ²_B·M/(M−1) = (1/N) Σ_n M/(M−1)·σ²_{n,c},
-    statistics over the M spatial positions.
-    The batch statistics come from the formula; where the buffers before the run are known
-    (``before``), the update's result is checked against the buffers the run left.
-    """
+def batch_statistics(call: Call, x: Operand, channel: int | None) -> tuple[sp.Symbol, sp.Expr, sp.Expr, tuple]:
+    """The channel index, μ_B and σ²_B as ``running_update`` describes them, and the scales that
+    turn them into what torch adds to the running mean and the running (unbiased) variance."""
     idx = call.out_indices
     if channel is None:
         c = idx[1]
         reduced = [(a, x.shape[a], 0) for a in range(x.ndim) if a != 1]
         count = math.prod(size for _, size, _ in reduced)
         mu, sigma2 = moments(call, x, reduced)
-        scales = (sp.S.One, sp.Rational(count, max(count - 1, 1)))
+        scales: tuple = (sp.S.One, sp.Rational(count, max(count - 1, 1)))
     else:
         c = idx[channel]
         reduced = [(a, x.shape[a], 0) for a in range(channel + 1, x.ndim)]
@@ -143,6 +132,22 @@ def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
         if batch > 1:
             mu, sigma2 = call.sum(mu, (pos[0], batch)), call.sum(sigma2, (pos[0], batch))
         scales = (sp.Rational(1, batch), sp.Rational(count, max(count - 1, 1) * batch))
+    return c, mu, sigma2, scales
+
+
+def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
+                   before: dict[str, torch.Tensor] | None, after: dict[str, torch.Tensor],
+                   channel: int | None = None) -> None:
+    """Note the running-statistics update μ̂ ← (1−m)·μ̂ + m·μ_B, σ̂² ← (1−m)·σ̂² + m·M/(M−1)·σ²_B.
+
+    BatchNorm (``channel`` None): μ_B and σ²_B over every dim but the channel dim 1.
+    InstanceNorm (``channel`` the channel axis, 0 when unbatched): torch updates per sample and
+    keeps the mean over the batch, μ_B = (1/N) Σ_n μ_{n,c} and σ²_B·M/(M−1) = (1/N) Σ_n M/(M−1)·σ²_{n,c},
+    statistics over the M spatial positions.
+    The batch statistics come from the formula; where the buffers before the run are known
+    (``before``), the update's result is checked against the buffers the run left.
+    """
+    c, mu, sigma2, scales = batch_statistics(call, x, channel)
     factor = call.scalar(momentum) if momentum is not None else sp.Rational(1, max(tracked, 1))
     stats = {"running_mean": ("mu", scales[0], mu), "running_var": ("var", scales[1], sigma2)}
     env = {x.symbol: x.value}
@@ -152,17 +157,18 @@ def running_update(call: Call, x: Operand, momentum: float | None, tracked: int,
             continue
         old = sp.IndexedBase(symbol, real=True)[c]
         new = (1 - factor) * old + factor * scale * batch_stat
-        shown = latex(batch_stat) if scale == 1 else rf"{latex(scale)}\left({latex(batch_stat)}\right)"
-        line = rf"{latex(old)} \leftarrow {latex(1 - factor)}\,{latex(old)} + {latex(factor)} \cdot {shown}"
+        tex = call.latex
+        shown = tex(batch_stat) if scale == 1 else rf"{tex(scale)}\left({tex(batch_stat)}\right)"
+        line = rf"{tex(old)} \leftarrow {tex(1 - factor)}\,{tex(old)} + {tex(factor)} \cdot {shown}"
         if before is not None and buffer in before:
             env[symbol] = before[buffer]
-            got = evaluate_over(new, (c,), (channels,), env)
+            got = call.evaluate(new, (c,), (channels,), env)
             err = float((got - after[buffer].to(torch.float64)).abs().max())
             tol = 1e-10 if after[buffer].dtype == torch.float64 else 1e-5
             if err > tol * max(1.0, float(got.abs().max())):
                 raise NotImplementedError(f"{buffer} update does not match the formula (error {err:.3g})")
         else:  # a function call (F.instance_norm): the buffers' values before it are not kept
-            line += r"\quad	ext{(not checked)}"
+            line += r"\quad\text{(not checked)}"
         values = ", ".join(f"{v:.4g}" for v in after[buffer].reshape(-1).tolist()[:8])
         more = r", \ldots" if channels > 8 else ""
         call.notes.append(line + rf" = \left[{values}{more}\right]")
@@ -334,35 +340,3 @@ def instance_norm_module(call: Call, input: Any) -> sp.Expr:
         momentum = m.momentum if m.momentum is not None else 0.0  # as _InstanceNorm passes it
         running_update(call, x, momentum, 0, call.buffers_before, after, channel=x.ndim - spatial - 1)
     return rhs
-
-
-# ---------------------------------------------------------------- dropout
-def dropout_rule(name: str, fn: Any, module: type, spatial: int) -> None:
-    """Register dropout: y = x in eval mode; y = m·x in train mode, m the run's mask (0 or 1/(1−p)).
-
-    ``spatial`` > 0 for feature dropout (``dropout2d``): one mask value per (n, c), read as m[n, c].
-    """
-    def impl(call: Call, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> sp.Expr:
-        if call.module is not None:
-            p, training = call.module.p, call.module.training
-        x = call.operand(input, "input", "x")
-        idx = call.out(*names(x.ndim, [], pool="nijklm"))
-        read = x[idx] if idx else x[()]
-        if not training or p == 0:
-            return read
-        mask = call.replay(fn, torch.ones_like(x.value), p, True)  # the same draws as the run
-        if spatial and x.ndim > spatial:
-            per_channel = mask[(...,) + (0,) * spatial]
-            if torch.equal(per_channel[(...,) + (None,) * spatial].expand_as(mask), mask):
-                m = call.operand(per_channel, "mask", "m")
-                return m[idx[: x.ndim - spatial]] * read
-        m = call.operand(mask, "mask", "m")
-        return (m[idx] if idx else m[()]) * read
-    impl.__doc__ = "y = x (eval); y = m·x in train mode, m the run's mask (0 or 1/(1−p)), a constant."
-    rule(name, functions=[fn], modules=[module], latex=r"\operatorname{Dropout}")(impl)
-
-
-dropout_rule("dropout", F.dropout, nn.Dropout, 0)
-dropout_rule("dropout1d", F.dropout1d, nn.Dropout1d, 1)
-dropout_rule("dropout2d", F.dropout2d, nn.Dropout2d, 2)
-dropout_rule("dropout3d", F.dropout3d, nn.Dropout3d, 3)

@@ -45,7 +45,8 @@ def pnorm(call: Call, body: sp.Expr, limits: Limits, p: Any, zero_guard: bool = 
     return sp.Piecewise((0, sp.Eq(root, 0)), (root, True))  # ‖x‖ = 0: torch's gradient is 0
 
 
-def _order(p: Any, default: Any = 2) -> Any:
+def norm_order(p: Any, default: Any = 2) -> Any:
+    """The order p of a norm as torch gives it (None, "fro", a number): 2 by default, an int where whole."""
     if p is None or p == "fro":
         return default
     if isinstance(p, str):
@@ -57,7 +58,7 @@ def vector(call: Call, input: Any, p: Any, dim: Any, keepdim: bool) -> sp.Expr:
     """‖x‖_p over ``dim`` (all dims when None)."""
     x = call.operand(input, "input", "x")
     read, limits = reduction_indices(call, x, dim, keepdim)
-    return pnorm(call, x[read], limits, _order(p))
+    return pnorm(call, x[read], limits, norm_order(p))
 
 
 def matrix(call: Call, input: Any, ord: Any, dims: Sequence[int], keepdim: bool) -> sp.Expr:
@@ -127,4 +128,4 @@ def dist(call: Call, input: Any, other: Any, p: Any = 2) -> sp.Expr:
     shape = torch.broadcast_shapes(u.shape, v.shape)
     idx = [sp.Symbol(c, integer=True) for c in "ijklmn"[: len(shape)]]
     a, b = broadcast_read([u, v], shape, idx)
-    return pnorm(call, a - b, list(zip(idx, shape)), _order(p))
+    return pnorm(call, a - b, list(zip(idx, shape)), norm_order(p))

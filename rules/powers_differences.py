@@ -16,7 +16,6 @@ import sympy as sp
 import torch
 
 from symbolic_torch.frontend.call import Call, Operand, TensorArg
-from symbolic_torch.numeric.evaluate import GRID_LIMIT
 from symbolic_torch.ir.primitives import Iverson
 from symbolic_torch.frontend.registry import rule
 
@@ -42,7 +41,7 @@ def matrix_power(call: Call, input: Any, n: int) -> sp.Expr:
     if n < 0:
         raise NotImplementedError(f"matrix_power with n = {n} < 0 needs the inverse of a {m}×{m} matrix, "
                                   "which has no index formula here")
-    if m ** (n - 1) > GRID_LIMIT:
+    if m ** (n - 1) > call.max_terms:
         raise NotImplementedError(f"matrix_power(n = {n}) of a {m}×{m} matrix: the product chain sums "
                                   f"m^(n−1) = {m ** (n - 1)} terms per element, too many to evaluate")
     ks = [sp.Symbol(f"k{t}", integer=True) for t in range(1, n)]

@@ -1,6 +1,7 @@
 """Random ops: the run's draws replayed from the RNG state the node saw and shown as constants.
 
-Alpha dropout (SELU networks) keeps a draw m ∈ {0, 1} per element (per channel for the feature
+Dropout keeps the run's mask m (0 or 1/(1−p), one value per channel for the feature forms) and
+is y = m·x in train mode, y = x in eval mode. Alpha dropout (SELU networks) keeps a draw m ∈ {0, 1} per element (per channel for the feature
 form) and maps x to a·(m·x + α·(m + p − 1)), so dropped units sit at SELU's negative saturation
 and mean and variance are kept. ``normal`` and ``bernoulli`` are draws: torch passes no gradient
 through them (normal is not reparameterised), so their outputs are constants of the run.
@@ -14,6 +15,7 @@ from typing import Any, Callable
 import sympy as sp
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from symbolic_torch.frontend.call import Call, TensorArg
 from symbolic_torch.frontend.registry import rule
@@ -89,3 +91,35 @@ def bernoulli(call: Call, input: Any, *args: Any, **kwargs: Any) -> sp.Expr:
     """y[i…] = B[i…] ∈ {0, 1}, the run's draws with P(1) = p: a constant (no gradient)."""
     draws = replayed(call, "bernoulli", torch.bernoulli, input, *args, **kwargs)
     return _drawn(call, "B", draws)
+
+
+# ---------------------------------------------------------------- dropout
+def dropout_rule(name: str, fn: Any, module: type, spatial: int) -> None:
+    """Register dropout: y = x in eval mode; y = m·x in train mode, m the run's mask (0 or 1/(1−p)).
+
+    ``spatial`` > 0 for feature dropout (``dropout2d``): one mask value per (n, c), read as m[n, c].
+    """
+    def impl(call: Call, input: Any, p: float = 0.5, training: bool = True, inplace: bool = False) -> sp.Expr:
+        if call.module is not None:
+            p, training = call.module.p, call.module.training
+        x = call.operand(input, "input", "x")
+        idx = call.out(*names(x.ndim, [], pool="nijklm"))
+        read = x[idx] if idx else x[()]
+        if not training or p == 0:
+            return read
+        mask = call.replay(fn, torch.ones_like(x.value), p, True)  # the same draws as the run
+        if spatial and x.ndim > spatial:
+            per_channel = mask[(...,) + (0,) * spatial]
+            if torch.equal(per_channel[(...,) + (None,) * spatial].expand_as(mask), mask):
+                m = call.operand(per_channel, "mask", "m")
+                return m[idx[: x.ndim - spatial]] * read
+        m = call.operand(mask, "mask", "m")
+        return (m[idx] if idx else m[()]) * read
+    impl.__doc__ = "y = x (eval); y = m·x in train mode, m the run's mask (0 or 1/(1−p)), a constant."
+    rule(name, functions=[fn], modules=[module], latex=r"\operatorname{Dropout}")(impl)
+
+
+dropout_rule("dropout", F.dropout, nn.Dropout, 0)
+dropout_rule("dropout1d", F.dropout1d, nn.Dropout1d, 1)
+dropout_rule("dropout2d", F.dropout2d, nn.Dropout2d, 2)
+dropout_rule("dropout3d", F.dropout3d, nn.Dropout3d, 3)

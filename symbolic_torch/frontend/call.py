@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Sequence
 
 import sympy as sp
@@ -10,6 +10,8 @@ import torch
 
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.operand import Operand
+from symbolic_torch.numeric.evaluate import GRID_LIMIT, evaluate_over
+from symbolic_torch.numeric.rng import rng_state
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,8 @@ class TensorArg:
 class Call:
     """A node being lowered: the rule's window onto the run."""
 
+    max_terms = GRID_LIMIT  # the most terms a formula may sum per element and still be evaluated
+
     def __init__(self, node_name: str, target: str, module: torch.nn.Module | None,
                  module_path: str | None, out: torch.Tensor) -> None:
         self.node_name = node_name
@@ -56,13 +60,29 @@ class Call:
 
     def replay(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         """Run ``fn`` under the RNG state this node saw (the same dropout mask, say)."""
-        saved = torch.random.get_rng_state()
-        try:
-            if self.rng_state is not None:
-                torch.random.set_rng_state(self.rng_state)
+        with rng_state(self.rng_state):
             return fn(*args, **kwargs)
-        finally:
-            torch.random.set_rng_state(saved)
+
+    def evaluate(self, rhs: sp.Expr, indices: Sequence[sp.Symbol] | None = None,
+                 shape: Sequence[int] | None = None, env: dict[str, torch.Tensor] | None = None) -> torch.Tensor:
+        """``rhs`` evaluated over every position of the output (float64), for a rule checking itself.
+
+        By default over the output's indices and shape, reading the operands declared so far;
+        ``indices``/``shape`` pick another range, ``env`` adds (or replaces) tensors by symbol.
+        """
+        tensors = {o.symbol: o.value for o in self.operands}
+        tensors.update(env or {})
+        return evaluate_over(rhs, tuple(self.out_indices if indices is None else indices),
+                             tuple(self.out_shape if shape is None else shape), tensors)
+
+    def latex(self, expr: sp.Expr) -> str:
+        """``expr`` in the derivation's LaTeX notation, for a note (``call.notes``).
+
+        TODO: notes become IR data rendered by the printers; until then the printer is imported
+        here, inside the method, so that no rule imports printing.
+        """
+        from symbolic_torch.printing.latex import latex
+        return latex(expr)
 
     # -- operands ---------------------------------------------------------
     def operand(self, arg: Any, key: str, symbol: str) -> Operand:

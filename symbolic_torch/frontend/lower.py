@@ -16,9 +16,10 @@ import torch
 import torch.fx as fx
 
 from symbolic_torch.frontend import registry
-from symbolic_torch.frontend.call import Call, Operand, TensorArg
-from symbolic_torch.frontend.capture import NO_GRAD
+from symbolic_torch.frontend.call import Call, TensorArg
+from symbolic_torch.frontend.trace import NO_GRAD
 from symbolic_torch.errors import UnsupportedOpError
+from symbolic_torch.numeric.rng import rng_state_now
 
 
 @dataclass
@@ -88,10 +89,10 @@ class SymbolicInterpreter(fx.Interpreter):
         self.tuples: dict[str, tuple[fx.Node, list[int]]] = {}  # node → (tuple-valued op, its items)
         self.items: dict[str, tuple[str, Any]] = {}  # step → (tuple-valued node, item)
         self.buffers_before: dict[str, dict[str, torch.Tensor]] = {}
-        self.start_rng_state = torch.random.get_rng_state()
+        self.start_rng_state = rng_state_now()
 
     def run_node(self, n: fx.Node) -> Any:
-        self.rng_states[n.name] = torch.random.get_rng_state()  # to replay random ops (dropout)
+        self.rng_states[n.name] = rng_state_now()  # to replay random ops (dropout)
         if n.op == "call_module":  # running statistics before the module updates them
             m = self.module.get_submodule(str(n.target))
             self.buffers_before[n.name] = {k: b.detach().clone() for k, b in m.named_buffers()}
@@ -209,8 +210,3 @@ def lower(gm: fx.GraphModule, inputs: tuple[Any, ...], constant_inputs: set[str]
     with torch.no_grad():
         interp.output = interp.run(*inputs)
     return interp
-
-
-def module_params(operands: list[Operand]) -> list[Operand]:
-    """The operands that are module parameters."""
-    return [o for o in operands if isinstance(o.slot, tuple)]

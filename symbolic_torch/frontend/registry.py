@@ -191,6 +191,8 @@ _LOADED = False
 
 
 def _load() -> None:
+    """Import the rule table once (each family registers itself on import): the one place it is
+    loaded, called by every lookup (``lookup``, ``expansion_for``, ``is_constant``, ``tolerance_of``)."""
     global _LOADED
     if not _LOADED:
         _LOADED = True

@@ -114,7 +114,7 @@ def status_text(status: str) -> str:
             "unverified": r"not verified"}[status]
 
 
-def derivation_latex(d: "Derivation", position_of: Any = None) -> str:
+def derivation_latex(d: "Derivation") -> str:
     """The derivation as a LaTeX fragment: per step, forward and backward formulas."""
     out = []
     for step in d.steps:

@@ -1,5 +1,5 @@
-"""RMS norm, and ATen's normalization forms with tuple outputs (native_layer_norm, native_group_norm,
-native_batch_norm, _native_batch_norm_legit, _batch_norm_with_update).
+"""ATen's normalization forms with tuple outputs (native_layer_norm, native_group_norm,
+native_batch_norm, _native_batch_norm_legit, _batch_norm_with_update): what torch.export captures.
 
 The tuple forms return (y, μ, 1/√(σ² + ε)): y is the formula of rules/normalization.py; the saved
 statistics are items of their own, written with the same sums (``moments``). Group norm's are
@@ -11,52 +11,19 @@ the item's formula holds and passes no gradient, as in torch.
 """
 from __future__ import annotations
 
-import math
 from typing import Any, Sequence
 
 import sympy as sp
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from symbolic_torch.frontend.call import Call, Operand
 from symbolic_torch.frontend.registry import rule
 
 from symbolic_torch.rules._vocab import names
-from symbolic_torch.rules.normalization import (affine, batch_norm_formula, group_norm_formula, layer_norm_formula, moments,
-                            operands, sample, spatial_names)
+from symbolic_torch.rules.normalization import (batch_norm_formula, group_norm_formula, layer_norm_formula, moments,
+                                                operands, spatial_names)
 
 
-# ---------------------------------------------------------------- RMS norm
-def rms_norm_formula(call: Call, x: Operand, shape: Any, weight: Operand | None, eps: float | None) -> sp.Expr:
-    """y = x/√((1/M) Σ x² + ε)·γ over the last len(shape) dims; ε None: the dtype's machine epsilon."""
-    shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    k = len(shape)
-    eps = torch.finfo(x.value.dtype).eps if eps is None else eps
-    idx = call.out(*names(x.ndim, spatial_names(k)))
-    reduced = [(a, x.shape[a], 0) for a in range(x.ndim - k, x.ndim)]
-    x1, lim = sample(x, idx, reduced, "1")
-    mean_square = call.sum(x1 ** 2, *lim) / math.prod(x.shape[x.ndim - k:])
-    return affine(call, x[idx] / sp.sqrt(mean_square + call.scalar(eps)), weight, None, idx[x.ndim - k:])
-
-
-@rule("rms_norm", modules=[nn.RMSNorm], latex=r"\operatorname{RMSNorm}")
-def rms_norm_module(call: Call, input: Any) -> sp.Expr:
-    """y[n,i] = x[n,i]/√((1/M) Σ_i x[n,i]² + ε)·γ_i over the normalized dims."""
-    m = call.module
-    x = call.operand(input, "input", "x")
-    return rms_norm_formula(call, x, m.normalized_shape, call.param("weight", "gamma"), m.eps)
-
-
-@rule("rms_norm_fn", functions=[F.rms_norm, torch.rms_norm], latex=r"\operatorname{rms\_norm}")
-def rms_norm_function(call: Call, input: Any, normalized_shape: Any, weight: Any = None,
-                      eps: float | None = None) -> sp.Expr:
-    """y[n,i] = x[n,i]/√((1/M) Σ_i x[n,i]² + ε)·γ_i over the normalized dims (ε None: finfo(dtype).eps)."""
-    x, w, _, _, _ = operands(call, input, weight, None)
-    return rms_norm_formula(call, x, normalized_shape, w, eps)
-
-
-# ---------------------------------------------------------------- saved statistics
 def statistic(call: Call, x: Operand, pos: Sequence[sp.Expr], reduced: Any, eps: float, item: int) -> sp.Expr:
     """Item 1: μ; item 2: 1/√(σ² + ε), over ``reduced`` with x read at ``pos`` (an empty run: 0)."""
     if call.out_value.numel() == 0:
