@@ -118,12 +118,9 @@ elementwise(["minimum", "fmin"], ew.minimum, nargs=2)
 @register("clamp", "clip")
 def clamp(x: Any, min: Any = None, max: Any = None) -> SymbolicTensor:
     """y = x limited to [min, max] (the gradient passes at the bounds, as torch)."""
-    bounds = [b for b in (min, max) if b is not None]
-
-    def one(e: sp.Expr, *given: sp.Expr) -> sp.Expr:
-        it = iter(given)
-        return ew.clamp(e, next(it) if min is not None else None, next(it) if max is not None else None)
-    return wrap(_map(one, arr(x), *[arr(b) for b in bounds]))
+    missing = np.empty((), dtype=object)  # holds None: that bound does not limit
+    lo, hi = (missing if b is None else arr(b) for b in (min, max))
+    return wrap(_map(ew.clamp, arr(x), lo, hi))
 
 
 @register("hardtanh")
