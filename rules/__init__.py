@@ -16,7 +16,6 @@ from symbolic_torch.rules import contraction  # noqa: F401,E402  (einsum, mv, do
 from symbolic_torch.rules import products  # noqa: F401,E402  (prod, cumprod)
 from symbolic_torch.rules import selection  # noqa: F401,E402  (sort, topk, kthvalue, median, mode, cummax, quantile: order statistics)
 from symbolic_torch.rules import calculus, distances  # noqa: F401,E402  (diff, trapezoid, tril/triu; cdist, pdist, normalize, cross, …)
-from symbolic_torch.rules import activations_extra  # noqa: F401,E402  (hardtanh relu6 threshold hard/soft/tanhshrink celu selu rrelu glu)
 from symbolic_torch.rules import losses_pointwise  # noqa: F401,E402  (l1, smooth l1, huber, soft margin, kl, bce, poisson/gaussian nll, ranking, hinge)
 from symbolic_torch.rules import losses_margin  # noqa: F401,E402  (cosine embedding, multi-label/multi-class margins, triplet)
 from symbolic_torch.rules import unpooling  # noqa: F401,E402  (max_unpool1d/2d/3d, duplicate indices as torch computes them)

@@ -13,6 +13,7 @@ import torch
 
 from symbolic_torch.frontend.call import Call
 from symbolic_torch.frontend.registry import rule
+from symbolic_torch.ir.elementwise import clamp as clamp_formula  # the math of clamp, shared with gradcheck
 
 from symbolic_torch.rules._functions import Floor, Trunc
 from symbolic_torch.rules._vocab import IGNORED, binary, is_tensor, read
@@ -76,18 +77,6 @@ def clamp(call: Call, input: Any, min: Any = None, max: Any = None, **kwargs: An
     lo = None if min is None else read(call, min, "min", "a")
     hi = None if max is None else read(call, max, "max", "b")
     return clamp_formula(x, lo, hi)
-
-
-def clamp_formula(x: sp.Expr, lo: sp.Expr | None, hi: sp.Expr | None) -> sp.Expr:
-    """``x`` limited to [lo, hi]; a missing bound does not limit."""
-    pieces = []
-    if lo is not None and hi is not None:
-        pieces.append((hi, lo > hi))
-    if lo is not None:
-        pieces.append((lo, x < lo))
-    if hi is not None:
-        pieces.append((hi, x > hi))
-    return sp.Piecewise(*pieces, (x, True)) if pieces else x
 
 
 @rule("clamp_min", functions=[torch.clamp_min], methods=["clamp_min"], latex=r"\max")

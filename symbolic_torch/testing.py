@@ -21,19 +21,21 @@ the user's real backward with the derived gradient at many points in float64
 — among them points on both sides of every branch condition (``Piecewise``,
 ``Abs``, ``relu``, ``where``, ``clamp`` …) of either formula. A failure names
 the input whose gradient is wrong and shows both formulas, their simplified
-difference and a point where they differ. See ``gradient_check`` for the steps.
+difference and a point where they differ. See ``symbolic_torch.gradcheck.check`` for the steps.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from symbolic_torch.gradcheck.check import GradientCheck, check_gradients
+from symbolic_torch.gradcheck.check import check_gradients
+from symbolic_torch.gradcheck.result import GradientCheck
+from symbolic_torch.numeric.tolerances import GRADCHECK
 
 __all__ = ["assert_gradients_match", "check_gradients", "GradientCheck"]
 
 
-def assert_gradients_match(fn_cls: type, *inputs: Any, order: int = 1, atol: float = 1e-8,
-                           rtol: float = 1e-6, time_budget: float = 10.0, n_points: int = 24,
+def assert_gradients_match(fn_cls: type, *inputs: Any, order: int = 1, atol: float = GRADCHECK.atol,
+                           rtol: float = GRADCHECK.rtol, time_budget: float = 10.0, n_points: int = 24,
                            seed: int = 0) -> GradientCheck:
     """Raise ``AssertionError`` unless ``fn_cls.backward`` computes the gradient of ``fn_cls.forward``.
 

@@ -14,19 +14,29 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
+
+import torch
 
 from symbolic_torch.coverage.report import ERROR, TIMEOUT, SampleResult
 
 GRACE = 15.0  # seconds past the alarm before the parent kills a worker
 
 
-def _worker(conn: Connection, limit: int | None, time_limit: float, max_elements: int) -> None:
+@dataclass(frozen=True)
+class Work:
+    """What the workers run, given by the sweep (module-level functions: a spawned worker gets
+    them by name): the entries by name, an entry's samples, one sample's check."""
+
+    entries: Callable[[Sequence[str] | None], list[tuple[int, Any]]]
+    samples: Callable[[Any], list[Any]]
+    run_sample: Callable[[Any, int, Any, float, int], SampleResult]
+
+
+def _worker(conn: Connection, work: Work, limit: int | None, time_limit: float, max_elements: int) -> None:
     """Loop: receive ``(entry index, first sample)``, report ``begin``/``done``/``end`` messages."""
-    import torch
-    torch.set_num_threads(1)
-    from symbolic_torch.coverage.opinfo import op_entries, run_sample, samples
-    ops = dict(op_entries())
+    torch.set_num_threads(1)  # as the sweep in this process
+    ops = dict(work.entries(None))
     while True:
         task = conn.recv()
         if task is None:
@@ -34,14 +44,14 @@ def _worker(conn: Connection, limit: int | None, time_limit: float, max_elements
         index, start = task
         op = ops[index]
         try:
-            todo = samples(op)[: limit if limit is not None else None]
+            todo = work.samples(op)[: limit if limit is not None else None]
         except Exception as e:
             conn.send(("done", SampleResult(op.name, op.variant_test_name, -1, ERROR,
                                             f"samples: {type(e).__name__}: {e}")))
             todo = []
         for k in range(start, len(todo)):
             conn.send(("begin", k))
-            conn.send(("done", run_sample(op, k, todo[k], time_limit, max_elements)))
+            conn.send(("done", work.run_sample(op, k, todo[k], time_limit, max_elements)))
         conn.send(("end", None))
 
 
@@ -54,18 +64,17 @@ class _Slot:
     since: float = field(default_factory=time.monotonic)
 
 
-def pool_sweep(names: Sequence[str] | None, limit: int | None, time_limit: float, jobs: int,
+def pool_sweep(work: Work, names: Sequence[str] | None, limit: int | None, time_limit: float, jobs: int,
                max_elements: int, progress: bool = False) -> list[SampleResult]:
     """Run every selected entry in ``jobs`` workers; a hung worker is replaced."""
-    from symbolic_torch.coverage.opinfo import op_entries
-    entries = dict(op_entries(names))
+    entries = dict(work.entries(names))
     ctx = mp.get_context("spawn")
     tasks: deque[tuple[int, int]] = deque((k, 0) for k in entries)
     results: list[SampleResult] = []
 
     def start() -> _Slot:
         parent, child = ctx.Pipe()
-        proc = ctx.Process(target=_worker, args=(child, limit, time_limit, max_elements), daemon=True)
+        proc = ctx.Process(target=_worker, args=(child, work, limit, time_limit, max_elements), daemon=True)
         proc.start()
         child.close()
         return _Slot(proc, parent)

@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
@@ -24,63 +23,20 @@ import sympy as sp
 import torch
 
 from symbolic_torch.gradcheck.custom_function import CustomFunction
-from symbolic_torch.gradcheck.equivalence import BRANCHING, Proof, branch_points, canonical, element_symbols, exact, fix_branches, prove
+from symbolic_torch.gradcheck.equivalence import BRANCHING, Proof, branch_points, canonical, exact, fix_branches, prove
 from symbolic_torch.gradcheck.formulas import Formulas, derived, elements_at, yours
-from symbolic_torch.gradcheck.sampling import Batch, Space, concat, cover, evaluate_at, locate, size, take
+from symbolic_torch.gradcheck.result import GradientCheck, Mismatch, excess, point
+from symbolic_torch.gradcheck.sampling import Batch, Space, concat, cover, evaluate_at, size, take
+from symbolic_torch.gradcheck.second_order import second_order_mismatches
+from symbolic_torch.numeric.tolerances import GRADCHECK
 
 
 REPORT_BUDGET = 30.0  # seconds to simplify the difference shown for a wrong element
 
 
-@dataclass
-class Mismatch:
-    """The worst element of one wrong gradient, with the point where it is wrong."""
-
-    name: str
-    position: tuple[int, ...]
-    derived: sp.Expr | None
-    yours: sp.Expr | None
-    difference: sp.Expr | None
-    point: dict[sp.Basic, float]  # the scalars the formulas read, at the counterexample
-    derived_value: float
-    your_value: float
-    allowed: float
-    wrong_elements: int
-    total_elements: int
-    swapped_with: str | None = None
-    order: int = 1
-    on_branch: tuple[sp.Expr, sp.Expr] | None = None  # (derived, yours) on the counterexample's branch
-
-
-@dataclass
-class GradientCheck:
-    """What ``check_gradients`` found; ``ok`` is True when nothing is wrong."""
-
-    function: str
-    truth: Formulas | None = None
-    user: Formulas | None = None
-    proofs: dict[str, list[Proof]] = field(default_factory=dict)
-    points: int = 0
-    branch_points: int = 0
-    problems: list[str] = field(default_factory=list)
-    mismatches: list[Mismatch] = field(default_factory=list)
-    order: int = 1
-
-    @property
-    def ok(self) -> bool:
-        return not (self.problems or self.mismatches)
-
-    def proved(self, name: str) -> bool:
-        """True when every element of ``name``'s gradient was proved equal symbolically."""
-        return bool(self.proofs.get(name)) and all(p.proved for p in self.proofs[name])
-
-    def __str__(self) -> str:
-        from symbolic_torch.gradcheck.report import render
-        return render(self)
-
-
-def check_gradients(fn_cls: type, *inputs: Any, order: int = 1, atol: float = 1e-8, rtol: float = 1e-6,
-                    time_budget: float = 10.0, n_points: int = 24, seed: int = 0) -> GradientCheck:
+def check_gradients(fn_cls: type, *inputs: Any, order: int = 1, atol: float = GRADCHECK.atol,
+                    rtol: float = GRADCHECK.rtol, time_budget: float = 10.0, n_points: int = 24,
+                    seed: int = 0) -> GradientCheck:
     """Compare ``fn_cls.backward`` with the gradient derived from ``fn_cls.forward`` (no exception)."""
     start = time.monotonic()
     cf = CustomFunction.build(fn_cls, inputs)
@@ -111,7 +67,6 @@ def check_gradients(fn_cls: type, *inputs: Any, order: int = 1, atol: float = 1e
     ref, mine = _values(cf, result.truth, batch)
     result.mismatches = _mismatches(result, backs, batch, ref, mine, atol, rtol)
     if order >= 2 and result.ok:
-        from symbolic_torch.gradcheck.second_order import second_order_mismatches
         result.mismatches = second_order_mismatches(cf, result.truth, batch, gen, atol, rtol)
     return result
 
@@ -205,14 +160,6 @@ def _values(cf: CustomFunction, truth: Formulas, batch: Batch) -> tuple[dict[str
     return ref, mine
 
 
-def excess(ref: torch.Tensor, got: torch.Tensor, atol: float, rtol: float) -> torch.Tensor:
-    """|got − ref| / (atol + rtol·|ref|) where ref is finite (a non-finite got there counts as ∞)."""
-    finite = torch.isfinite(ref)
-    ratio = (got - ref).abs() / (atol + rtol * ref.abs())
-    ratio = torch.where(finite & ~torch.isfinite(got), torch.inf, ratio)
-    return torch.where(finite, ratio.nan_to_num(torch.inf), torch.zeros((), dtype=ref.dtype))
-
-
 def _mismatches(result: GradientCheck, backs: dict, batch: Batch, ref: dict[str, torch.Tensor],
                 mine: dict[str, torch.Tensor], atol: float, rtol: float) -> list[Mismatch]:
     found = []
@@ -232,11 +179,11 @@ def _mismatches(result: GradientCheck, backs: dict, batch: Batch, ref: dict[str,
                 proof, back = prove(d, u, time.monotonic() + REPORT_BUDGET), {}
             diff = proof.difference.xreplace(back)
         wrong = int((ratio > 1).reshape(ratio.shape[0], -1).any(dim=0).sum())
-        point = _point(batch, i, name, pos, d, u)
-        found.append(Mismatch(name, pos, d, u, diff, point, float(ref[name][(i, *pos)]),
+        at = point(batch, i, name, pos, d, u)
+        found.append(Mismatch(name, pos, d, u, diff, at, float(ref[name][(i, *pos)]),
                               float(mine[name][(i, *pos)]), atol + rtol * abs(float(ref[name][(i, *pos)])), wrong,
                               int(np.prod(ratio.shape[1:])), _swapped(name, ref, mine, atol, rtol),
-                              on_branch=_on_branch(d, u, point)))
+                              on_branch=_on_branch(d, u, at)))
     return found
 
 
@@ -262,21 +209,6 @@ def _on_branch(d: sp.Expr | None, u: sp.Expr | None, point: dict[sp.Basic, float
         return tuple(sp.simplify(exact(fix_branches(e, at))) for e in (d, u))  # type: ignore[return-value]
     except Exception:  # a display nicety only
         return None
-
-
-def _point(batch: Batch, i: int, name: str, pos: tuple[int, ...], *formulas: sp.Expr | None) -> dict[sp.Basic, float]:
-    atoms: set[sp.Basic] = set()
-    for f in formulas:
-        if f is not None:
-            atoms |= element_symbols(sp.sympify(f))
-    if not atoms:
-        atoms = {sp.IndexedBase(name)[pos] if pos else sp.Symbol(name)}
-    out = {}
-    for a in sorted(atoms, key=sp.default_sort_key):
-        n, p = locate(a)
-        if n in batch:
-            out[a] = float(batch[n][(i, *p)])
-    return out
 
 
 def _swapped(name: str, ref: dict[str, torch.Tensor], mine: dict[str, torch.Tensor], atol: float,

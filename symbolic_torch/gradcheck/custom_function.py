@@ -15,6 +15,8 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from symbolic_torch.numeric.reference import vjp_of
+
 
 class StandInCtx:
     """What ``ctx`` offers a Function: saved tensors, flags, any attribute."""
@@ -140,15 +142,9 @@ class CustomFunction:
             got = self.backward(ctx, grads)
         return [got[k] for k in self.differentiable]
 
-    def autograd_of_forward(self, tensors: Sequence[torch.Tensor], grads: Sequence[torch.Tensor],
-                            create_graph: bool = False) -> list[torch.Tensor]:
-        """autograd through the forward's own ops (not the user's backward)."""
-        leaves = [t.detach().clone().requires_grad_(True) for t in tensors]
-        with torch.enable_grad():
-            out, _ = self.forward(self.with_tensors(leaves))
-            outs = self.outputs(out)
-            got = torch.autograd.grad(outs, leaves, list(grads), allow_unused=True, create_graph=create_graph)
-        return [torch.zeros_like(t) if g is None else g for t, g in zip(tensors, got)]
+    def autograd_of_forward(self, tensors: Sequence[torch.Tensor], grads: Sequence[torch.Tensor]) -> list[torch.Tensor]:
+        """autograd through the forward's own ops (not the user's backward), at fresh copies of ``tensors``."""
+        return vjp_of(lambda *xs: tuple(self.outputs(self.forward(self.with_tensors(xs))[0])), tensors, grads)
 
     def plain_forward(self) -> Callable[..., Any]:
         """The forward as a tensor function with the user's argument names, for ``derive``."""

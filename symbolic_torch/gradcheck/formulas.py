@@ -29,6 +29,7 @@ from symbolic_torch.pipeline import derive
 from symbolic_torch.gradcheck.sampling import Batch, evaluate_at
 from symbolic_torch.gradcheck.scalar_chain import check_expanded, element_gradients
 from symbolic_torch.gradcheck.symbolic_tensor import SymbolicTensor, constant, objects
+from symbolic_torch.numeric.tolerances import FAITHFUL
 
 DERIVE = "symbolic_torch.derive"
 TRACED = "sympy, differentiating the traced forward"
@@ -68,7 +69,8 @@ def _faithful(elements: dict[str, np.ndarray], example: Batch, numbers: dict[str
     values = elements_at(elements, example)
     for name, ref in numbers.items():
         got = values[name][0]
-        if got.shape != ref.shape or not torch.allclose(got, ref.to(torch.float64), rtol=1e-7, atol=1e-9, equal_nan=True):
+        if got.shape != ref.shape or not torch.allclose(got, ref.to(torch.float64), rtol=FAITHFUL.rtol,
+                                                        atol=FAITHFUL.atol, equal_nan=True):
             return f"its formula for {name!r} does not reproduce its numbers at the example point"
     return ""
 

@@ -9,7 +9,7 @@ from symbolic_torch.gradcheck.equivalence import exact
 from symbolic_torch.gradcheck.formulas import AUTOGRAD
 
 if TYPE_CHECKING:
-    from symbolic_torch.gradcheck.check import GradientCheck, Mismatch
+    from symbolic_torch.gradcheck.result import GradientCheck, Mismatch
 
 WIDTH = 400  # longest formula shown in full
 

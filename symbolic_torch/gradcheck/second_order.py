@@ -18,8 +18,10 @@ import torch
 
 from symbolic_torch.gradcheck.custom_function import CustomFunction
 from symbolic_torch.gradcheck.formulas import Formulas, elements_at, symbols
+from symbolic_torch.gradcheck.result import Mismatch, excess, point
 from symbolic_torch.gradcheck.sampling import Batch, size
-from symbolic_torch.gradcheck.symbolic_tensor import objects
+from symbolic_torch.gradcheck.tensor import objects
+from symbolic_torch.numeric.reference import leaves, vjp
 
 
 def adjoint_name(name: str) -> str:
@@ -47,23 +49,19 @@ def hvp_formulas(cf: CustomFunction, truth: Formulas) -> dict[str, np.ndarray]:
 def _double_backward(cf: CustomFunction, xs: Sequence[torch.Tensor], gs: Sequence[torch.Tensor],
                      vs: Sequence[torch.Tensor], through_forward: bool) -> list[torch.Tensor]:
     """autograd twice: through the user's Function (or, as reference, through the forward's ops)."""
-    leaves = [x.detach().clone().requires_grad_(True) for x in xs]
-    adj = [g.detach().clone().requires_grad_(True) for g in gs]
+    xs, adj = leaves(xs), leaves(gs)
     with torch.enable_grad():
-        args = cf.with_tensors(leaves)
+        args = cf.with_tensors(xs)
         out = cf.forward(args)[0] if through_forward else cf.fn_cls.apply(*args)
-        first = torch.autograd.grad(cf.outputs(out), leaves, adj, create_graph=True, allow_unused=True)
+        first = vjp(cf.outputs(out), xs, adj, create_graph=True, zeros=False)
         pairs = [(f, v) for f, v in zip(first, vs) if f is not None and f.requires_grad]
-        if not pairs:
-            return [torch.zeros_like(t) for t in leaves + adj]
-        second = torch.autograd.grad([f for f, _ in pairs], leaves + adj, [v for _, v in pairs], allow_unused=True)
-    return [torch.zeros_like(t) if s is None else s.detach() for t, s in zip(leaves + adj, second)]
+        second = vjp([f for f, _ in pairs], xs + adj, [v for _, v in pairs])
+    return [s.detach() for s in second]
 
 
 def second_order_mismatches(cf: CustomFunction, truth: Formulas, batch: Batch, gen: torch.Generator,
-                            atol: float, rtol: float) -> list[Any]:
+                            atol: float, rtol: float) -> list[Mismatch]:
     """Compare double backward with the derived second derivatives at every point of ``batch``."""
-    from symbolic_torch.gradcheck.check import Mismatch, _point, excess
     m = size(batch)
     batch = dict(batch)
     for n, k in zip(cf.diff_names, cf.differentiable):
@@ -93,7 +91,7 @@ def second_order_mismatches(cf: CustomFunction, truth: Formulas, batch: Batch, g
         idx = np.unravel_index(int(ratio.reshape(-1).argmax()), tuple(ratio.shape))
         i, pos = int(idx[0]), tuple(int(p) for p in idx[1:])
         d = formulas[n][pos] if formulas is not None else None
-        found.append(Mismatch(n, pos, d, None, None, _point(batch, i, n, pos, d),
+        found.append(Mismatch(n, pos, d, None, None, point(batch, i, n, pos, d),
                               float(ref[n][(i, *pos)]), float(mine[n][(i, *pos)]),
                               atol + rtol * abs(float(ref[n][(i, *pos)])),
                               int((ratio > 1).reshape(m, -1).any(dim=0).sum()), int(np.prod(ratio.shape[1:])),

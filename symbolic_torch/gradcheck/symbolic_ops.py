@@ -14,7 +14,9 @@ import numpy as np
 import sympy as sp
 import torch
 
-from symbolic_torch.gradcheck.symbolic_tensor import HANDLERS, SymbolicTensor, Untraceable, as_real, constant, number
+from symbolic_torch.gradcheck.op_table import Untraceable, register
+from symbolic_torch.gradcheck.tensor import SymbolicTensor, as_real, constant, number
+from symbolic_torch.ir import elementwise as ew
 
 FLOAT = torch.float64
 
@@ -54,14 +56,6 @@ def _map(f: Callable[..., Any], *arrays: np.ndarray) -> np.ndarray:
     return out
 
 
-def register(*names: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def put(f: Callable[..., Any]) -> Callable[..., Any]:
-        for n in names:
-            HANDLERS[n] = f
-        return f
-    return put
-
-
 def elementwise(names: Sequence[str], f: Callable[..., sp.Expr], nargs: int = 1) -> None:
     """Register an elementwise op ``y = f(x, …)`` on real operands."""
     def impl(*args: Any, **kwargs: Any) -> SymbolicTensor:
@@ -92,40 +86,17 @@ def div(a: Any, b: Any, *, rounding_mode: Any = None, out: Any = None) -> Symbol
     return wrap(_map(lambda u, v: u / v, arr(a), arr(b)))
 
 
-# -- elementwise functions -----------------------------------------------------
-def _relu(x: sp.Expr) -> sp.Expr:
-    return sp.Piecewise((x, x > 0), (0, True))
-
-
-def _softplus(x: sp.Expr, beta: float = 1.0, threshold: float = 20.0) -> sp.Expr:
-    b = number(beta)
-    return sp.Piecewise((x, b * x > number(threshold)), (sp.log(1 + sp.exp(b * x)) / b, True))
-
-
-def _gelu(x: sp.Expr, approximate: str = "none") -> sp.Expr:
-    if approximate == "tanh":
-        return x / 2 * (1 + sp.tanh(sp.sqrt(2 / sp.pi) * (x + sp.Float("0.044715") * x ** 3)))
-    return x / 2 * (1 + sp.erf(x / sp.sqrt(2)))
-
-
+# -- elementwise functions (activations: the math of ``symbolic_torch.ir.elementwise``) ----
 def _leaky(x: sp.Expr, negative_slope: float = 0.01, inplace: bool = False) -> sp.Expr:
-    return sp.Piecewise((x, x > 0), (number(negative_slope) * x, True))
+    return ew.leaky_relu(x, number(negative_slope))
 
 
 def _elu(x: sp.Expr, alpha: float = 1.0, inplace: bool = False) -> sp.Expr:
-    return sp.Piecewise((x, x > 0), (number(alpha) * (sp.exp(x) - 1), True))
+    return ew.elu(x, number(alpha))
 
 
-def _sigmoid(x: sp.Expr) -> sp.Expr:
-    return 1 / (1 + sp.exp(-x))
-
-
-def _maximum(u: sp.Expr, v: sp.Expr) -> sp.Expr:  # a tie splits the gradient, as torch's kernel
-    return sp.Piecewise((u, u > v), (v, u < v), ((u + v) / 2, True))
-
-
-def _minimum(u: sp.Expr, v: sp.Expr) -> sp.Expr:
-    return sp.Piecewise((u, u < v), (v, u > v), ((u + v) / 2, True))
+def _softplus(x: sp.Expr, beta: float = 1.0, threshold: float = 20.0) -> sp.Expr:
+    return ew.softplus(x, number(beta), number(threshold))
 
 
 for _names, _f in [
@@ -135,32 +106,31 @@ for _names, _f in [
     (["square"], lambda x: x ** 2), (["abs", "absolute"], sp.Abs), (["sign", "sgn"], sp.sign),
     (["sin"], sp.sin), (["cos"], sp.cos), (["tan"], sp.tan), (["tanh"], sp.tanh),
     (["sinh"], sp.sinh), (["cosh"], sp.cosh), (["atan", "arctan"], sp.atan),
-    (["erf"], sp.erf), (["erfc"], lambda x: 1 - sp.erf(x)), (["sigmoid", "expit"], _sigmoid),
-    (["relu"], _relu), (["softplus"], _softplus), (["gelu"], _gelu), (["leaky_relu"], _leaky),
-    (["elu"], _elu), (["silu"], lambda x: x * _sigmoid(x)), (["logsigmoid", "log_sigmoid"], lambda x: -sp.log(1 + sp.exp(-x))),
+    (["erf"], sp.erf), (["erfc"], lambda x: 1 - sp.erf(x)), (["sigmoid", "expit"], ew.sigmoid),
+    (["relu"], ew.relu), (["softplus"], _softplus), (["gelu"], ew.gelu), (["leaky_relu"], _leaky),
+    (["elu"], _elu), (["silu"], ew.silu), (["logsigmoid", "log_sigmoid"], ew.logsigmoid),
 ]:
     elementwise(_names, _f)
-elementwise(["maximum", "fmax"], _maximum, nargs=2)
-elementwise(["minimum", "fmin"], _minimum, nargs=2)
+elementwise(["maximum", "fmax"], ew.maximum, nargs=2)
+elementwise(["minimum", "fmin"], ew.minimum, nargs=2)
 
 
 @register("clamp", "clip")
 def clamp(x: Any, min: Any = None, max: Any = None) -> SymbolicTensor:
-    """y = lo if x < lo, hi if x > hi, else x (the gradient passes at the bounds, as torch)."""
-    pieces = []
-    if min is not None:
-        pieces.append((arr(min), lambda e, lo: e < lo))
-    if max is not None:
-        pieces.append((arr(max), lambda e, hi: e > hi))
+    """y = x limited to [min, max] (the gradient passes at the bounds, as torch)."""
+    missing = np.empty((), dtype=object)  # holds None: that bound does not limit
+    lo, hi = (missing if b is None else arr(b) for b in (min, max))
+    return wrap(_map(ew.clamp, arr(x), lo, hi))
 
-    def one(e: sp.Expr, *bounds: sp.Expr) -> sp.Expr:
-        return sp.Piecewise(*[(b, test(e, b)) for b, (_, test) in zip(bounds, pieces)], (e, True))
-    return wrap(_map(one, arr(x), *[b for b, _ in pieces]))
+
+@register("hardtanh")
+def hardtanh(x: Any, min_val: float = -1.0, max_val: float = 1.0, inplace: bool = False) -> SymbolicTensor:
+    """y = x limited to [min_val, max_val]; no gradient at the bounds, as torch."""
+    return wrap(_map(lambda e: ew.hardtanh(e, number(min_val), number(max_val)), arr(x)))
 
 
 register("clamp_min")(lambda x, m: clamp(x, min=m))
-register("hardtanh")(lambda x, min_val=-1.0, max_val=1.0, inplace=False: clamp(x, min_val, max_val))
-register("relu6")(lambda x, inplace=False: clamp(x, 0, 6))
+register("relu6")(lambda x, inplace=False: hardtanh(x, 0, 6))
 register("clamp_max")(lambda x, m: clamp(x, max=m))
 
 # -- comparisons and logic (boolean tensors hold sympy conditions) ------------
@@ -283,5 +253,3 @@ def sum_to_size(x: Any, *size: Any) -> SymbolicTensor:
     dims = tuple(d for d, n in enumerate(shape) if n == 1 and a.shape[d] != 1)
     return wrap(np.sum(a, axis=dims, keepdims=True) if dims else a)
 
-
-from symbolic_torch.gradcheck import symbolic_shape_ops  # noqa: E402,F401  (shape ops and indexing)

@@ -6,8 +6,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from symbolic_torch.gradcheck.symbolic_ops import FLOAT, arr, register, where, wrap
-from symbolic_torch.gradcheck.symbolic_tensor import SymbolicTensor, Untraceable
+from symbolic_torch.gradcheck.op_table import Untraceable, handler, register
+from symbolic_torch.gradcheck.symbolic_ops import FLOAT, arr, where, wrap
+from symbolic_torch.gradcheck.tensor import SymbolicTensor
 
 
 def _sizes(size: tuple[Any, ...]) -> tuple[int, ...]:
@@ -142,10 +143,9 @@ def value_dependent(*args: Any, **kwargs: Any) -> Any:
 
 def _extreme(which: str) -> Any:
     def impl(x: Any, *args: Any, **kwargs: Any) -> SymbolicTensor:
-        from symbolic_torch.gradcheck.symbolic_tensor import HANDLERS
         other = args[0] if args else kwargs.get("other")
         if isinstance(other, (torch.Tensor, SymbolicTensor)):
-            return HANDLERS[which](x, other)
+            return handler(which)(x, other)
         raise Untraceable(f"{which} over a dim (the chosen element depends on values)")
     return impl
 

@@ -115,3 +115,27 @@ def test_samples_torch_rejects_in_float64_are_skipped() -> None:
     """imag has no real float64 sample: skipped and not counted, not an error."""
     (row,) = rows(coverage.sweep(["imag"], limit=1))
     assert row.counted == 0 and row.results[0].status == "skipped"
+
+
+def test_the_sweep_leaves_the_rng_where_it_was() -> None:
+    """Samples are drawn seeded and dropout is replayed, but the caller's generator is untouched."""
+    ((_, op),) = [e for e in coverage.op_entries(["nn.functional.dropout"]) if e[1].variant_test_name == ""]
+    torch.manual_seed(123)
+    before = torch.random.get_rng_state()
+    first = coverage.samples(op)[:2]
+    results = [coverage.run_sample(op, k, s) for k, s in enumerate(first)]
+    assert torch.equal(torch.random.get_rng_state(), before)
+    assert all(r.status == VERIFIED for r in results), results
+    again = coverage.samples(op)[:2]  # the same samples on every call
+    assert all(torch.equal(a.input, b.input) for a, b in zip(first, again))
+
+
+def test_tolerance_and_reference_are_the_numeric_ones() -> None:
+    from symbolic_torch.numeric.tolerances import OPINFO
+    assert (coverage.ATOL, coverage.RTOL) == (OPINFO.atol, OPINFO.rtol)
+    x = torch.tensor([0.5, -2.0], dtype=torch.float64)
+    (g,) = coverage.autograd_reference(lambda t: t ** 3, [x], [torch.ones(2, dtype=torch.float64)])
+    assert torch.allclose(g, 3 * x ** 2) and not x.requires_grad
+    (unused,) = coverage.autograd_reference(lambda t: torch.ones(2, dtype=torch.float64, requires_grad=True), [x],
+                                            [torch.ones(2, dtype=torch.float64)])
+    assert torch.equal(unused, torch.zeros(2, dtype=torch.float64))

@@ -50,3 +50,32 @@ def test_values_leaving_the_tensor_world_are_untraceable() -> None:
         torch.fft.fft(x)
     with pytest.raises(Untraceable, match="item"):
         x.sum().item()
+
+
+def test_activations_are_the_rule_tables_formulas() -> None:
+    """The tracer and the rule table write each activation with ``symbolic_torch.ir.elementwise``."""
+    import symbolic_torch as st
+    x = sym((1,))
+    x0 = X[0]
+    for f in (F.relu, torch.sigmoid, F.silu, F.gelu, F.logsigmoid, F.softplus, F.elu, F.relu6,
+              lambda t: F.gelu(t, approximate="tanh")):
+        (step,) = st.derive(lambda t: f(t), torch.randn(1, dtype=torch.float64)).steps
+        ruled = step.forward.rhs
+        (read,) = ruled.atoms(sp.Indexed)
+        assert f(x).data[0] == ruled.xreplace({read: x0}), step.op
+
+
+def test_hardtanh_and_clamp_keep_torchs_gradient_at_the_bounds() -> None:
+    """torch.clamp passes the gradient at a bound; F.hardtanh and F.relu6 do not."""
+    x = sym((1,))
+    at = {X[0]: 1}
+    assert sp.diff(torch.clamp(x, -1, 1).data[0], X[0]).subs(at) == 1
+    assert sp.diff(F.hardtanh(x).data[0], X[0]).subs(at) == 0
+    assert sp.diff(F.relu6(x).data[0], X[0]).subs({X[0]: 6}) == 0
+    t = torch.tensor([1.0], dtype=torch.float64, requires_grad=True)
+    assert float(torch.autograd.grad(F.hardtanh(t).sum(), t)[0]) == 0.0
+
+
+def test_the_symbolic_tensor_door_loads_every_op() -> None:
+    from symbolic_torch.gradcheck.op_table import HANDLERS
+    assert {"add", "relu", "clamp", "reshape", "cat", "getitem", "max"} <= set(HANDLERS)

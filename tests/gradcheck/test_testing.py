@@ -446,3 +446,14 @@ def test_pytest_plugin_in_another_project(pytester: pytest.Pytester, factor: int
     if factor == 2:
         result.stdout.fnmatch_lines(["*symbolic gradient check of Cube failed*'x' is wrong*",
                                      "*derived*3*grad_output*"])
+
+
+def test_default_tolerances_are_the_tables() -> None:
+    import inspect
+
+    from symbolic_torch.gradcheck.check import check_gradients
+    from symbolic_torch.numeric.tolerances import GRADCHECK
+    from symbolic_torch.testing import assert_gradients_match
+    for f in (check_gradients, assert_gradients_match):
+        params = inspect.signature(f).parameters
+        assert (params["atol"].default, params["rtol"].default) == (GRADCHECK.atol, GRADCHECK.rtol)

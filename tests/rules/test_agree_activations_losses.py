@@ -1,4 +1,4 @@
-"""Agreement tests for rules/activations_extra.py and rules/losses_extra.py."""
+"""Agreement tests for rules/activations.py (the clipping and shrinking family, CELU/SELU, GLU, RReLU) and rules/losses_pointwise.py and rules/losses_margin.py."""
 from __future__ import annotations
 
 from typing import Any, Callable
