@@ -113,7 +113,7 @@ def _step(k: int, low: Lowered, seeded: bool) -> Step:
              for o in call.operands if o.differentiable}
     return Step(k, low.node.name, call.target, call.module_path, low.rule.name, low.rule.latex,
                 low.node.name, call.out_shape, call.out_indices, forward, tuple(call.operands),
-                grads, seeded, tuple(call.notes))
+                grads, seeded, tuple(call.notes), tuple(call.updates))
 
 
 def _seeds(outputs: list[str], values: dict[str, torch.Tensor], seeded: set[str],

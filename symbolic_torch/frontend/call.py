@@ -10,6 +10,9 @@ import torch
 
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.operand import Operand
+from symbolic_torch.ir.update import BufferUpdate
+
+__all__ = ["BufferUpdate", "Call", "Operand", "TensorArg"]
 from symbolic_torch.numeric.evaluate import GRID_LIMIT, evaluate_over
 from symbolic_torch.numeric.rng import rng_state
 
@@ -53,7 +56,8 @@ class Call:
         self.operands: list[Operand] = []
         self.out_indices: tuple[sp.Symbol, ...] = ()
         self.out_symbol = "y"
-        self.notes: list[str] = []
+        self.notes: list[str] = []  # remarks (LaTeX math) shown with the step, e.g. duplicate indices
+        self.updates: list[BufferUpdate] = []  # buffers the op moves (running statistics), verified apart
         self.rng_state: torch.Tensor | None = None  # the RNG state just before this node ran
         self.item: Any = None  # for an op returning a tuple: which item this step is
         self.buffers_before: dict[str, torch.Tensor] | None = None  # a module's buffers before it ran
@@ -74,15 +78,6 @@ class Call:
         tensors.update(env or {})
         return evaluate_over(rhs, tuple(self.out_indices if indices is None else indices),
                              tuple(self.out_shape if shape is None else shape), tensors)
-
-    def latex(self, expr: sp.Expr) -> str:
-        """``expr`` in the derivation's LaTeX notation, for a note (``call.notes``).
-
-        TODO: notes become IR data rendered by the printers; until then the printer is imported
-        here, inside the method, so that no rule imports printing.
-        """
-        from symbolic_torch.printing.latex import latex
-        return latex(expr)
 
     # -- operands ---------------------------------------------------------
     def operand(self, arg: Any, key: str, symbol: str) -> Operand:

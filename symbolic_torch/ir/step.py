@@ -9,6 +9,7 @@ import torch
 
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.operand import Operand
+from symbolic_torch.ir.update import BufferUpdate
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation
@@ -38,7 +39,8 @@ class Step:
     operands: tuple[Operand, ...]
     gradients: Mapping[str, sp.Eq]
     seeded: bool = False  # the scalar loss: its adjoint is 1
-    notes: tuple[str, ...] = ()
+    remarks: tuple[str, ...] = ()  # the rule's remarks (LaTeX math), e.g. how duplicate indices are treated
+    updates: tuple[BufferUpdate, ...] = ()  # buffers the op moves beside its formula (running statistics)
     derivation: "Derivation | None" = field(default=None, repr=False, compare=False)
 
     def operand(self, key: str) -> Operand:
@@ -54,6 +56,13 @@ class Step:
         if d is None or d.report is None:
             return "unverified"
         return d.report.step_status(self.name, key)
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        """What is shown beside the step's formulas (LaTeX math): the rule's remarks, then each
+        buffer update (``μ_c ← 0.9 μ_c + 0.1 · …  = [values]``), marked when it failed verification."""
+        from symbolic_torch.printing.latex import update_latex
+        return self.remarks + tuple(update_latex(u, self.status(u.key)) for u in self.updates)
 
     def forward_status(self) -> str:
         """``"verified"``, ``"failed"`` or ``"unverified"`` for the forward formula."""

@@ -18,6 +18,7 @@ from symbolic_torch.printing.text import text
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation, Step
+    from symbolic_torch.ir.update import BufferUpdate
 
 _SPECIAL = {S.ADJOINT: r"\bar{g}"}
 
@@ -112,6 +113,23 @@ def latex(expr: Any, **settings: Any) -> str:
 def status_text(status: str) -> str:
     return {"verified": r"verified against autograd", "failed": r"FAILED verification — do not use",
             "unverified": r"not verified"}[status]
+
+
+def update_latex(u: BufferUpdate, status: str = "unverified") -> str:
+    """A buffer update as one line: ``μ_c ← 0.9 μ_c + 0.1 · (statistic) = [the run's values]``.
+
+    An update that failed verification is named, not shown as if it were right; one whose
+    buffer before the run is unknown is marked "(not checked)".
+    """
+    if status == "failed":
+        return rf"\text{{{text(u.buffer)} update: FAILED verification}}"
+    stat = latex(u.statistic) if u.scale == 1 else rf"{latex(u.scale)}\left({latex(u.statistic)}\right)"
+    line = rf"{latex(u.old)} \leftarrow {latex(1 - u.factor)}\,{latex(u.old)} + {latex(u.factor)} \cdot {stat}"
+    if not u.checkable:
+        line += r"\quad\text{(not checked)}"
+    values = ", ".join(f"{v:.4g}" for v in u.after.reshape(-1).tolist()[:8])
+    more = r", \ldots" if u.size > 8 else ""
+    return line + rf" = \left[{values}{more}\right]"
 
 
 def derivation_latex(d: "Derivation") -> str:

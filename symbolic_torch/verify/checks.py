@@ -28,6 +28,7 @@ from symbolic_torch.verify.report import Row, VerificationReport
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation
     from symbolic_torch.ir.step import Step
+    from symbolic_torch.ir.update import BufferUpdate
 
 
 def verify(d: "Derivation", atol: float | None = None, rtol: float | None = None) -> VerificationReport:
@@ -59,6 +60,7 @@ def _step_rows(d: "Derivation", step: "Step", atol: float | None, rtol: float | 
     env = {o.symbol: o.value for o in step.operands}
     forward = evaluate_over(step.forward.rhs, step.out_indices, step.out_shape, env)
     rows = [compare_within(tol, "step", step.name, "forward", forward, d.values[step.output], dtype, atol, rtol)]
+    rows += [update_row(step.name, u, atol, rtol) for u in step.updates if u.checkable]
     if not step.gradients:
         return rows
     seed = d.adjoints.get(step.output)
@@ -71,6 +73,14 @@ def _step_rows(d: "Derivation", step: "Step", atol: float | None, rtol: float | 
             got = torch.zeros(step.operand(key).shape, dtype=torch.float64)
         rows.append(compare_within(tol, "step", step.name, key, got, local.get(key), dtype, atol, rtol))
     return rows
+
+
+def update_row(step: str, u: "BufferUpdate", atol: float | None = None, rtol: float | None = None) -> Row:
+    """A buffer update (running statistics): its formula from the buffer before the run, against
+    the buffer the run left."""
+    assert u.before is not None
+    got = evaluate_over(u.formula, (u.index,), (u.size,), {**u.env, u.symbol: u.before})
+    return compare("step", step, u.key, got, u.after, u.after.dtype, atol, rtol)
 
 
 def _tensor_rows(d: "Derivation", reference: Grads, atol: float | None, rtol: float | None) -> list[Row]:

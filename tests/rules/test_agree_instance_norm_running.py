@@ -74,21 +74,24 @@ def test_instance_norm_update_mismatch_is_caught() -> None:
     """Given the buffers before the run, the note's formula is evaluated and compared with the module's."""
     from symbolic_torch.frontend.call import Call, TensorArg
     from symbolic_torch.rules.normalization import running_update
+    from symbolic_torch.verify.checks import update_row
+    from symbolic_torch.verify.report import Row
     x = rand(3, 2, 4)
     before = {"running_mean": torch.tensor([0.1, 0.2], dtype=torch.float64),
               "running_var": torch.tensor([1.0, 3.0], dtype=torch.float64)}
     after = {"running_mean": 0.9 * before["running_mean"] + 0.1 * x.mean(2).mean(0),
              "running_var": 0.9 * before["running_var"] + 0.1 * x.var(2).mean(0)}
 
-    def note(after: dict[str, torch.Tensor]) -> list[str]:
+    def rows(after: dict[str, torch.Tensor]) -> list[Row]:
         call = Call("in", "InstanceNorm1d", None, None, x)
         op = call.operand(TensorArg(x, "x", True, 0), "input", "x")
         call.out("n", "c", "i")
         running_update(call, op, 0.1, 0, before, after, channel=1)
-        return call.notes
-    assert len(note(after)) == 2
-    with pytest.raises(NotImplementedError, match="running_var update"):
-        note({**after, "running_var": x.var((0, 2))})  # BatchNorm's pooled variance is not InstanceNorm's
+        assert [u.key for u in call.updates] == ["running_mean update", "running_var update"]
+        return [update_row(call.node_name, u) for u in call.updates]
+    assert all(r.ok for r in rows(after))
+    mean, var = rows({**after, "running_var": 0.9 * before["running_var"] + 0.1 * x.var((0, 2))})
+    assert mean.ok and not var.ok  # BatchNorm's pooled variance is not InstanceNorm's
 
 
 def test_functional_instance_norm_updating_running_stats() -> None:

@@ -150,22 +150,24 @@ def test_running_update_checks_numbers_against_the_buffers() -> None:
     """Given the buffers before the run, the note's formula is evaluated and compared with the module's."""
     from symbolic_torch.frontend.call import Call, TensorArg
     from symbolic_torch.rules.normalization import running_update
+    from symbolic_torch.verify.checks import update_row
+    from symbolic_torch.verify.report import Row
     x = rand(3, 2, 2)
     before = {"running_mean": torch.tensor([0.1, 0.2], dtype=torch.float64),
               "running_var": torch.tensor([1.0, 3.0], dtype=torch.float64)}
     after = {"running_mean": 0.9 * before["running_mean"] + 0.1 * x.mean((0, 2)),
              "running_var": 0.9 * before["running_var"] + 0.1 * x.var((0, 2))}
 
-    def note(after: dict[str, torch.Tensor]) -> list[str]:
+    def rows(after: dict[str, torch.Tensor]) -> list[Row]:
         call = Call("bn", "BatchNorm1d", None, None, x)
         op = call.operand(TensorArg(x, "x", True, 0), "input", "x")
         call.out("n", "c", "i")
         running_update(call, op, 0.1, 1, before, after)
-        return call.notes
-    assert len(note(after)) == 2
-    wrong = {**after, "running_var": after["running_var"] + 1e-6}
-    with pytest.raises(NotImplementedError, match="running_var update"):
-        note(wrong)
+        assert [u.key for u in call.updates] == ["running_mean update", "running_var update"]
+        return [update_row(call.node_name, u) for u in call.updates]
+    assert all(r.ok for r in rows(after))
+    mean, var = rows({**after, "running_var": after["running_var"] + 1e-6})
+    assert mean.ok and not var.ok and var.max_abs_error == pytest.approx(1e-6)
 
 
 # --- embedding ------------------------------------------------------------------------------------

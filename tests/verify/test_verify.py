@@ -1,6 +1,8 @@
 """Verification: wrong formulas are caught, reported per tensor, and never shown as right."""
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 import sympy as sp
 import torch
@@ -133,3 +135,24 @@ def test_verification_restores_the_generator_and_running_statistics() -> None:
     assert report.ok, str(report)
     assert torch.equal(torch.random.get_rng_state(), state)
     assert torch.equal(model[1].running_mean, mean)
+
+
+def test_running_statistics_updates_are_verified_and_a_wrong_one_fails() -> None:
+    """BatchNorm in train mode moves its running statistics: each update is a verification row
+    (its formula from the buffer before the run against the buffer the run left). An update
+    whose recorded result is off by 1e-3 fails its row and is not shown as if it were right."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4)).double().train()
+    d = st.derive(model, torch.randn(5, 3, dtype=torch.float64))
+    bn = d["1"]
+    assert [u.key for u in bn.updates] == ["running_mean update", "running_var update"]
+    keys = [r.key for r in d.report.step_rows if r.name == bn.name]
+    assert "running_mean update" in keys and "running_var update" in keys
+    assert d.report.ok and bn.status("running_var update") == "verified"
+    mean, var = bn.updates
+    wrong = dataclasses.replace(bn, updates=(mean, dataclasses.replace(var, after=var.after + 1e-3)))
+    d.steps[bn.index] = wrong
+    report = d.verify()
+    assert not report.ok
+    assert [(r.name, r.key) for r in report.failures] == [(bn.name, "running_var update")]
+    assert "FAILED" in wrong.notes[1] and r"\leftarrow" in wrong.notes[0]
