@@ -11,7 +11,7 @@ from symbolic_torch.coverage.opinfo import (ATOL, MAX_ELEMENTS, RTOL, SEED, TIME
                                             unsupported_reason)
 from symbolic_torch.coverage.samples import op_callable, op_entries, sample_function, samples
 from symbolic_torch.coverage.sweep import main, parser, sweep
-from symbolic_torch.frontend.registry import tolerance_of
+from symbolic_torch.frontend.table import tolerance_of
 
 __all__ = ["ATOL", "MAX_ELEMENTS", "RTOL", "SEED", "TIME_LIMIT", "SampleTimeout", "autograd_reference",
            "check_sample", "compare", "main", "op_callable", "op_entries", "parser", "run_entry", "run_sample",

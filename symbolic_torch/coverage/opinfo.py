@@ -27,7 +27,7 @@ from symbolic_torch.coverage.report import (CAPTURE, ERROR, MISMATCH, SKIPPED, T
                                             SampleResult)
 from symbolic_torch.coverage.samples import as_tuple, sample_function, samples, seeded
 from symbolic_torch.errors import CaptureError, UnsupportedOpError
-from symbolic_torch.frontend.registry import tolerance_of
+from symbolic_torch.frontend.table import tolerance_of
 from symbolic_torch.numeric.reference import vjp_of
 from symbolic_torch.numeric.rng import rng_state
 from symbolic_torch.numeric.tolerances import OPINFO, WITHIN, Tolerance

@@ -11,7 +11,7 @@ import torch
 import torch.fx as fx
 
 from symbolic_torch.errors import CaptureError
-from symbolic_torch.frontend import registry
+from symbolic_torch.frontend import table
 from symbolic_torch.frontend.trace import Tracer
 
 LOSS_PATH = "loss"
@@ -31,7 +31,7 @@ def append_loss(gm: fx.GraphModule, loss: Any) -> None:
     with graph.inserting_after(last_placeholder):
         target = graph.placeholder(TARGET_NAME)
     with graph.inserting_before(output):
-        if isinstance(loss, torch.nn.Module) and registry.lookup("call_module", LOSS_PATH, loss) is not None:
+        if isinstance(loss, torch.nn.Module) and table.lookup("call_module", LOSS_PATH, loss) is not None:
             gm.add_submodule(LOSS_PATH, loss)
             node = graph.call_module(LOSS_PATH, (result, target))
         else:

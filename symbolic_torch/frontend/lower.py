@@ -15,7 +15,7 @@ import sympy as sp
 import torch
 import torch.fx as fx
 
-from symbolic_torch.frontend import registry
+from symbolic_torch.frontend import registry, table
 from symbolic_torch.frontend.call import Call, TensorArg
 from symbolic_torch.frontend.trace import NO_GRAD
 from symbolic_torch.errors import UnsupportedOpError
@@ -154,7 +154,7 @@ class SymbolicInterpreter(fx.Interpreter):
             src, item = read  # one item of a tuple-valued op: lowered as that op
         module = self.module.get_submodule(str(src.target)) if src.op == "call_module" else None
         diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
-        if (registry.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data")
+        if (table.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data")
                 or n.meta.get(NO_GRAD)):
             diff_in = False  # x.data and results computed under torch.no_grad() are cut off from the graph
         if module is not None:
@@ -169,7 +169,7 @@ class SymbolicInterpreter(fx.Interpreter):
         self.differentiable[n.name] = bool(diff_in and floating)
         if not (diff_in and floating):
             return
-        rule = registry.lookup(src.op, src.target, module)
+        rule = table.lookup(src.op, src.target, module)
         if rule is None or (item is not None and not rule.multi_output):
             raise UnsupportedOpError(n.name, describe_target(src),
                                      "" if rule is None else f"rule {rule.name!r} has no formula per tuple item")

@@ -54,23 +54,6 @@ def constant(*, functions: Iterable[Any] = (), methods: Iterable[str] = ()) -> N
     CONSTANT_METHODS.update(methods)
 
 
-def is_constant(op: str, target: Any) -> bool:
-    """Is this node's output a constant (see ``constant``)?"""
-    _load()
-    if op == "call_method":
-        return target in CONSTANT_METHODS
-    if op == "call_function":
-        if isinstance(target, torch._ops.OpOverload):  # aten.zeros_like.default → torch.zeros_like
-            name = target._opname
-            return name in CONSTANT_METHODS or any(
-                getattr(space, name, None) in CONSTANT_FUNCTIONS for space in (torch, torch.nn.functional))
-        try:
-            return target in CONSTANT_FUNCTIONS
-        except TypeError:
-            return False
-    return False
-
-
 def expansion(*modules: type) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register ``fn(module, *inputs)`` as what capture traces instead of calling ``module``.
 
@@ -85,15 +68,6 @@ def expansion(*modules: type) -> Callable[[Callable[..., Any]], Callable[..., An
             EXPANSIONS[m] = fn
         return fn
     return register
-
-
-def expansion_for(module: torch.nn.Module) -> Callable[..., Any] | None:
-    """The expansion registered for ``module``'s class (or a base class), if any."""
-    _load()
-    for cls in type(module).__mro__:
-        if cls in EXPANSIONS:
-            return EXPANSIONS[cls]
-    return None
 
 
 def rule(name: str, *, functions: Iterable[Any] = (), methods: Iterable[str] = (),
@@ -143,57 +117,3 @@ def _validate(entry: Rule) -> None:
             raise RuleTableError(f"{where}: method names are strings, got {m!r}")
         if m in BY_METHOD:
             raise RuleTableError(f"{where}: method {m!r} already belongs to rule {BY_METHOD[m].name!r}")
-
-
-def tolerance_of(names: Iterable[str]) -> Tolerance | None:
-    """The widest tolerance among the named rules, their reasons joined; None when none has one."""
-    _load()
-    tols = [(n, RULES[n].tolerance) for n in dict.fromkeys(names) if n in RULES and RULES[n].tolerance is not None]
-    if not tols:
-        return None
-    return Tolerance("; ".join(f"{n}: {t.reason}" for n, t in tols),
-                     max(t.atol for _, t in tols), max(t.rtol for _, t in tols))
-
-
-def lookup(op: str, target: Any, module: torch.nn.Module | None = None) -> Rule | None:
-    """The rule for an fx node (``op`` is the fx opcode), or None."""
-    _load()
-    if op == "call_module" and module is not None:
-        for cls in type(module).__mro__:
-            if cls in BY_MODULE:
-                return BY_MODULE[cls]
-        return None
-    if op == "call_method":
-        return BY_METHOD.get(target)
-    if isinstance(target, torch._ops.OpOverload):
-        return _aten(target)
-    try:
-        return BY_FUNCTION.get(target)
-    except TypeError:  # unhashable target
-        return None
-
-
-def _aten(target: torch._ops.OpOverload) -> Rule | None:
-    """An ATen overload (from torch.export) → the rule of the torch function of that name.
-
-    ``aten.relu.default`` → ``torch.relu``, ``aten.linear.default`` → ``F.linear``,
-    ``aten.view.default`` → the ``view`` method; their signatures agree positionally.
-    """
-    name = target._opname
-    for space in (torch, torch.nn.functional, torch._C._nn):
-        fn = getattr(space, name, None)
-        if fn is not None and fn in BY_FUNCTION:
-            return BY_FUNCTION[fn]
-    return BY_METHOD.get(name)
-
-
-_LOADED = False
-
-
-def _load() -> None:
-    """Import the rule table once (each family registers itself on import): the one place it is
-    loaded, called by every lookup (``lookup``, ``expansion_for``, ``is_constant``, ``tolerance_of``)."""
-    global _LOADED
-    if not _LOADED:
-        _LOADED = True
-        import symbolic_torch.rules  # noqa: F401  (registers every family)

@@ -15,7 +15,7 @@ import torch
 import torch.fx as fx
 
 from symbolic_torch.errors import CaptureError
-from symbolic_torch.frontend import registry
+from symbolic_torch.frontend import table
 from symbolic_torch.numeric.rng import rng_state
 
 NO_GRAD = "symbolic_torch_no_grad"  # node.meta key: computed under torch.no_grad() in the model
@@ -50,7 +50,7 @@ class Tracer(fx.Tracer):
                     kwargs: dict[str, Any]) -> Any:
         if self._running:  # example_value runs a sandbox module for real: fx's patch must not trace it
             return forward(*args, **kwargs)
-        fn = registry.expansion_for(m)
+        fn = table.expansion_for(m)
         if fn is not None:
             return fn(m, *args, **kwargs)
         return super().call_module(m, forward, args, kwargs)
@@ -60,7 +60,7 @@ class Tracer(fx.Tracer):
         composite one with no rule (``nn.Transformer``, ``nn.Softmax2d``) is traced into its ops."""
         if isinstance(m, torch.nn.Sequential) or not m.__module__.startswith("torch.nn"):
             return False
-        return registry.lookup("call_module", module_qualified_name, m) is not None
+        return table.lookup("call_module", module_qualified_name, m) is not None
 
     def example_value(self, node: fx.Node) -> Any:
         """Run the graph traced so far, up to ``node``, on copies of the inputs and modules.
@@ -109,7 +109,7 @@ class Tracer(fx.Tracer):
 
 def trace(model: torch.nn.Module | Callable[..., Any], inputs: tuple[Any, ...] = ()) -> fx.GraphModule:
     """``model`` traced by torch.fx into a GraphModule; arguments past ``inputs`` keep their defaults."""
-    if isinstance(model, torch.nn.Module) and registry.expansion_for(model) is not None:
+    if isinstance(model, torch.nn.Module) and table.expansion_for(model) is not None:
         return _trace_expanded_root(model, inputs)
     tracer = Tracer(inputs)
     defaults = _defaults_not_given(model, len(inputs))

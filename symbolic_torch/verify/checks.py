@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from symbolic_torch.frontend.registry import tolerance_of
+from symbolic_torch.frontend.table import tolerance_of
 from symbolic_torch.numeric.evaluate import evaluate_over
 from symbolic_torch.verify.compare import compare, compare_within
 from symbolic_torch.verify.replay import Grads, graph_gradients, model_replay, node_vjp

@@ -145,8 +145,3 @@ def test_call_replay_draws_the_nodes_numbers_and_restores_the_generator() -> Non
     with pytest.raises(ZeroDivisionError):
         call.replay(lambda: (torch.rand(2), 1 / 0))
     assert torch.equal(torch.random.get_rng_state(), after)
-
-
-def test_call_latex_uses_the_derivations_notation() -> None:
-    c = sp.Symbol("c", integer=True)
-    assert make_call(torch.zeros(1)).latex(sp.IndexedBase("mu")[c]) == r"\mu_{c}"

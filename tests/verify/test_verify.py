@@ -10,7 +10,8 @@ from torch import nn
 
 import symbolic_torch as st
 from symbolic_torch.autodiff.chain import chain
-from symbolic_torch.frontend.registry import WITHIN, Rule, RuleTableError, Tolerance, _validate, tolerance_of
+from symbolic_torch.frontend.registry import WITHIN, Rule, RuleTableError, Tolerance, _validate
+from symbolic_torch.frontend.table import tolerance_of
 from symbolic_torch.verify.compare import compare, compare_within
 
 
