@@ -14,7 +14,7 @@ import torch
 from symbolic_torch.frontend.call import Call
 from symbolic_torch.frontend.registry import rule
 
-from symbolic_torch.rules._functions import Floor, Trunc
+from symbolic_torch.ir.functions import Floor, Trunc
 from symbolic_torch.rules._vocab import IGNORED, binary, is_tensor, read
 
 

@@ -13,10 +13,11 @@ import sympy as sp
 import torch
 
 from symbolic_torch.frontend.call import Call
-from symbolic_torch.numeric.evaluate import _besseli, _ev, register
+from symbolic_torch.numeric import elementwise, register
+from symbolic_torch.numeric.functions import bessel_i
 from symbolic_torch.frontend.registry import rule
 
-from symbolic_torch.rules._functions import Sign
+from symbolic_torch.ir.functions import Sign
 from symbolic_torch.rules._vocab import read, unary
 
 
@@ -53,8 +54,8 @@ class ScaledBesselI(sp.Function):
             printer._print(self.args[1]), printer._print(self.args[0]), printer._print(self.args[1]))
 
 
-register(Entr, lambda e, g: torch.special.entr(_ev(e.args[0], g).to(torch.float64)))
-register(ScaledBesselI, lambda e, g: _besseli(e, g, scaled=True))
+register(Entr, elementwise(torch.special.entr))
+register(ScaledBesselI, lambda e, g: bessel_i(e, g, scaled=True))
 
 unary("entr", lambda x, c, *a, **k: Entr(x), functions=[torch.special.entr], latex=r"\operatorname{entr}")
 unary("i0", lambda x, c, *a, **k: sp.besseli(0, x), functions=[torch.i0, torch.special.i0], methods=["i0"],
