@@ -15,7 +15,7 @@ from symbolic_torch.frontend.call import Call
 from symbolic_torch.frontend.registry import rule
 from symbolic_torch.ir.elementwise import clamp as clamp_formula  # the math of clamp, shared with gradcheck
 
-from symbolic_torch.rules._functions import Floor, Trunc
+from symbolic_torch.ir.functions import Floor, Trunc
 from symbolic_torch.rules._vocab import IGNORED, binary, is_tensor, read
 
 

@@ -9,7 +9,7 @@ import torch
 from symbolic_torch.frontend.call import Call, TensorArg
 from symbolic_torch.frontend.registry import rule
 
-from symbolic_torch.rules._functions import Ceiling, Floor, Ndtr, Round, Sign, Trunc
+from symbolic_torch.ir.functions import Ceiling, Floor, Ndtr, Round, Sign, Trunc
 from symbolic_torch.rules._vocab import unary
 
 SQRT2 = sp.sqrt(2)

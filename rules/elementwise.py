@@ -6,7 +6,7 @@ import operator
 import sympy as sp
 import torch
 
-from symbolic_torch.rules._functions import Floor, Trunc
+from symbolic_torch.ir.functions import Floor, Trunc
 from symbolic_torch.rules._vocab import binary, unary
 
 

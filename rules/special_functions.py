@@ -13,48 +13,12 @@ import sympy as sp
 import torch
 
 from symbolic_torch.frontend.call import Call
-from symbolic_torch.numeric.evaluate import _besseli, _ev, register
 from symbolic_torch.frontend.registry import rule
 
-from symbolic_torch.rules._functions import Sign
+from symbolic_torch.ir.functions import Entr, ScaledBesselI, Sign
 from symbolic_torch.rules._vocab import read, unary
 
 
-class Entr(sp.Function):
-    """−x·log x for x > 0, 0 at 0, −∞ below; ∂ = −(1 + log x) everywhere (torch's entr backward:
-    +∞ at 0, NaN below 0), which a piecewise form would not give."""
-
-    is_real = True
-
-    def fdiff(self, argindex: int = 1) -> sp.Expr:
-        return -(1 + sp.log(self.args[0]))
-
-    def _latex(self, printer: Any) -> str:
-        return r"\operatorname{entr}\left(%s\right)" % printer._print(self.args[0])
-
-
-class ScaledBesselI(sp.Function):
-    """e^{−|x|}·I_ν(x) for an integer order ν ≥ 0 (torch's i0e, i1e).
-
-    ∂/∂x = (Ĩ_{|ν−1|}(x) + Ĩ_{ν+1}(x))/2 − sign(x)·Ĩ_ν(x), since I_{−1} = I_1.
-    """
-
-    is_real = True
-    nargs = 2
-
-    def fdiff(self, argindex: int = 2) -> sp.Expr:
-        nu, x = self.args
-        if argindex != 2:
-            raise sp.ArgumentIndexError(self, argindex)
-        return (ScaledBesselI(abs(nu - 1), x) + ScaledBesselI(nu + 1, x)) / 2 - Sign(x) * self
-
-    def _latex(self, printer: Any) -> str:
-        return r"e^{-\left|%s\right|} I_{%s}\left(%s\right)" % (
-            printer._print(self.args[1]), printer._print(self.args[0]), printer._print(self.args[1]))
-
-
-register(Entr, lambda e, g: torch.special.entr(_ev(e.args[0], g).to(torch.float64)))
-register(ScaledBesselI, lambda e, g: _besseli(e, g, scaled=True))
 
 unary("entr", lambda x, c, *a, **k: Entr(x), functions=[torch.special.entr], latex=r"\operatorname{entr}")
 unary("i0", lambda x, c, *a, **k: sp.besseli(0, x), functions=[torch.i0, torch.special.i0], methods=["i0"],

@@ -16,7 +16,7 @@ from symbolic_torch.frontend.call import Call, Operand
 from symbolic_torch.ir.primitives import WindowMax
 from symbolic_torch.frontend.registry import rule
 
-from symbolic_torch.rules._functions import ExpShift
+from symbolic_torch.ir.functions import ExpShift
 from symbolic_torch.rules._vocab import dim as norm_dim
 from symbolic_torch.rules._vocab import is_tensor
 from symbolic_torch.rules.arithmetic import operands

@@ -12,17 +12,16 @@ loss is sampled even when every example value lies in ``[−3, 3]``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Iterable
+from typing import Iterable
 
 import sympy as sp
 import torch
 
 from symbolic_torch.gradcheck.equivalence import element_symbols
-from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.numeric.evaluate import evaluate_points
 
 SCALES = (1.0, 0.3, 3.0, 10.0, 30.0)
 Batch = dict[str, torch.Tensor]
-_P = sp.Symbol("sample·point", integer=True)
 _GRID = torch.cat([-torch.logspace(-2, 3, 51, dtype=torch.float64), torch.zeros(1, dtype=torch.float64),
                    torch.logspace(-2, 3, 51, dtype=torch.float64), torch.linspace(-5, 5, 21, dtype=torch.float64)])
 
@@ -41,77 +40,17 @@ def size(batch: Batch) -> int:
 def evaluate_at(expr: sp.Basic, batch: Batch) -> torch.Tensor:
     """``expr`` at every point of ``batch``: a float64 tensor of shape (M,).
 
-    Each distinct subexpression is computed once, vectorised over the points;
-    the package's own evaluator is the fallback for a function not listed here.
+    The package's one evaluator, vectorised over the points (each distinct subexpression once);
+    a ``DiracDelta`` is 0, its value almost everywhere.
     """
-    m = size(batch)
-    memo: dict[sp.Basic, torch.Tensor] = {}
-    for atom in element_symbols(sp.sympify(expr)):
-        name, pos = locate(atom)
-        if name in batch:
-            memo[atom] = batch[name][(slice(None), *pos)]
-    try:
-        out = _ev(sp.sympify(expr), memo)
-    except (KeyError, TypeError):
-        return _evaluate_slowly(expr, batch)
-    return torch.broadcast_to(torch.as_tensor(out, dtype=torch.float64), (m,)).clone()
-
-
-_UNARY: dict[type, Callable[[torch.Tensor], torch.Tensor]] = {
-    sp.exp: torch.exp, sp.log: torch.log, sp.sin: torch.sin, sp.cos: torch.cos, sp.tan: torch.tan,
-    sp.tanh: torch.tanh, sp.sinh: torch.sinh, sp.cosh: torch.cosh, sp.atan: torch.atan, sp.asin: torch.asin,
-    sp.acos: torch.acos, sp.erf: torch.special.erf, sp.Abs: torch.abs, sp.sign: torch.sign,
-    sp.floor: torch.floor, sp.ceiling: torch.ceil, sp.Not: torch.logical_not}
-_FOLD: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
-    sp.Add: torch.add, sp.Mul: torch.mul, sp.Max: torch.maximum, sp.Min: torch.minimum,
-    sp.And: torch.logical_and, sp.Or: torch.logical_or, sp.Xor: torch.logical_xor,
-    sp.StrictGreaterThan: torch.gt, sp.StrictLessThan: torch.lt, sp.GreaterThan: torch.ge,
-    sp.LessThan: torch.le, sp.Equality: torch.eq, sp.Unequality: torch.ne}
-
-
-def _ev(e: sp.Basic, memo: dict[sp.Basic, torch.Tensor]) -> torch.Tensor:
-    if e in memo:
-        return memo[e]
-    t = type(e)
-    if e.is_Number or isinstance(e, sp.NumberSymbol):
-        out = torch.tensor(float(e), dtype=torch.float64)
-    elif isinstance(e, (sp.logic.boolalg.BooleanTrue, sp.logic.boolalg.BooleanFalse)):
-        out = torch.tensor(bool(e))
-    elif t in _UNARY:
-        out = _UNARY[t](_ev(e.args[0], memo))
-    elif t in _FOLD:
-        args = [_ev(a, memo) for a in e.args]
-        out = args[0]
-        for a in args[1:]:
-            out = _FOLD[t](out, a)
-    elif t is sp.Pow:
-        out = torch.pow(_ev(e.base, memo), _ev(e.exp, memo))
-    elif t is sp.Piecewise:
-        out = torch.tensor(torch.nan, dtype=torch.float64)
-        for piece in reversed(e.args):
-            out = torch.where(_ev(piece.cond, memo), _ev(piece.expr, memo), out)
-    elif t is sp.Heaviside:
-        at0 = float(e.args[1]) if len(e.args) > 1 else 0.5
-        out = torch.heaviside(_ev(e.args[0], memo), torch.tensor(at0, dtype=torch.float64))
-    elif t is sp.DiracDelta:
-        out = torch.tensor(0.0, dtype=torch.float64)  # zero almost everywhere
-    else:
-        raise TypeError(f"no vectorised rule for {t.__name__}")
-    if out.dtype != torch.bool:
-        out = out.to(torch.float64)
-    memo[e] = out
-    return out
-
-
-def _evaluate_slowly(expr: sp.Basic, batch: Batch) -> torch.Tensor:
-    m = size(batch)
-    expr = sp.sympify(expr).replace(sp.DiracDelta, lambda *a: sp.S.Zero)
-    swap = {}
+    expr = sp.sympify(expr)
+    known: dict[sp.Basic, torch.Tensor] = {d: torch.zeros(()) for d in expr.atoms(sp.DiracDelta)}
     for atom in element_symbols(expr):
         name, pos = locate(atom)
         if name in batch:
-            swap[atom] = sp.IndexedBase(name)[(_P, *pos)]
-    return evaluate(expr.xreplace(swap), batch, [(_P, 0, m - 1)]).reshape(m)
+            known[atom] = batch[name][(slice(None), *pos)]
+    m = size(batch)
+    return evaluate_points(expr, {k: v.expand(m) for k, v in known.items()}, m)
 
 
 def concat(*batches: Batch) -> Batch:

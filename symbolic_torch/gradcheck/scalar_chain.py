@@ -21,6 +21,7 @@ import torch.fx as fx
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.derivation import Derivation, Step
 from symbolic_torch.gradcheck.symbolic_tensor import constant, objects
+from symbolic_torch.numeric.padding import element
 
 
 class NotClosedForm(Exception):
@@ -43,7 +44,7 @@ def expand_sums(e: sp.Basic) -> sp.Basic:
 def instantiate(expr: sp.Expr, at: Mapping[sp.Symbol, int], tensors: Mapping[str, np.ndarray]) -> sp.Expr:
     """``expr`` at index values ``at``, each tensor read replaced by that element's expression.
 
-    Reads outside a tensor's shape are 0 (the zero-padding convention of the rule table).
+    Reads outside a tensor's shape are 0 (``numeric.padding``, the zero-padding convention).
     """
     e = expand_sums(expr.xreplace({k: sp.Integer(v) for k, v in at.items()}))
     swap: dict[sp.Basic, sp.Basic] = {}
@@ -53,10 +54,7 @@ def instantiate(expr: sp.Expr, at: Mapping[sp.Symbol, int], tensors: Mapping[str
             continue
         if not all(i.is_Integer for i in atom.indices):
             raise NotClosedForm(f"a read at a non-constant position: {atom}")
-        pos = tuple(int(i) for i in atom.indices)
-        t = tensors[name]
-        inside = all(0 <= p < n for p, n in zip(pos, t.shape))
-        swap[atom] = t[pos] if inside else sp.S.Zero
+        swap[atom] = element(tensors[name], [int(i) for i in atom.indices], sp.S.Zero)
     for atom in e.atoms(sp.Symbol):
         if atom.is_integer is not True and str(atom) in tensors and tensors[str(atom)].ndim == 0:
             swap[atom] = tensors[str(atom)][()]

@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Mapping, Sequence
 import sympy as sp
 import torch
 
-from symbolic_torch.autodiff.deltas import bound_replace
+from symbolic_torch.autodiff.substitution import bound_replace
 from symbolic_torch.numeric.evaluate import evaluate
 from symbolic_torch.ir.element import Element, fmt
+from symbolic_torch.numeric.padding import element
 from symbolic_torch.ir.primitives import Iverson, WindowArgmax, WindowMax
 
 if TYPE_CHECKING:
@@ -81,11 +82,8 @@ def gradient_element(step: "Step", name: str, position: Sequence[int] | int) -> 
 
 # ---------------------------------------------------------------- numbers
 def _value(e: sp.Indexed, env: Mapping[str, torch.Tensor]) -> float:
-    t = env[str(e.base.label)]
-    pos = [int(round(float(evaluate(i, env)))) if not i.is_Integer else int(i) for i in e.indices]
-    if any(p < 0 or p >= n for p, n in zip(pos, t.shape)):
-        return 0.0
-    return float(t[tuple(pos)])
+    pos = [int(i) if i.is_Integer else float(evaluate(i, env)) for i in e.indices]
+    return float(element(env[str(e.base.label)], pos))
 
 
 def numeric(e: sp.Basic, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:

@@ -11,6 +11,7 @@ import torch.nn.functional as F
 import symbolic_torch.numeric.evaluate as E
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.numeric.evaluate import evaluate
+from symbolic_torch.numeric.grid import Grid
 from symbolic_torch.ir.primitives import WindowArgmax, WindowMax
 
 x, y, t = S.tensor("x"), S.tensor("y"), S.tensor("t")
@@ -252,10 +253,10 @@ def test_an_empty_output_evaluates_to_an_empty_tensor(expr: sp.Expr) -> None:
 
 def test_window_handlers_on_a_grid_with_an_empty_axis() -> None:
     """The handlers themselves (under a Sum or a gradient, not only at the top) reshape 0 elements."""
-    grid = E._Grid({"x": rand(0, 4)}).bind(n, 0, -1).bind(i, 0, 1)
+    grid = Grid({"x": rand(0, 4)}).bind(n, 0, -1).bind(i, 0, 1)
     pooled = WindowMax(x[n, 2 * i + p], sp.Tuple(p, 0, 1))
-    assert E._ev(pooled, grid).shape == (0, 2)
-    assert E._ev(argmax_of(pooled), grid.bind(p, 0, 1)).numel() == 0
+    assert grid.eval(pooled).shape == (0, 2)
+    assert grid.bind(p, 0, 1).eval(argmax_of(pooled)).numel() == 0
 
 
 def test_a_window_without_cells_is_minus_infinity_and_has_no_argmax() -> None:

@@ -17,12 +17,6 @@ ALLOWED = {
     "symbolic_torch.ir.symbols",
     "symbolic_torch.ir.elementwise",     # relu, gelu, softplus, …: elementwise math shared with the gradient checker
 }
-# Transitional, owned by the evaluator's redesign: rules/_functions.py moves to ir/functions.py and
-# the special functions' numeric handlers move into numeric. Each entry names its file.
-PENDING = {
-    ("special_functions.py", "symbolic_torch.numeric.evaluate"),
-}
-MOVING = {"_functions.py"}  # leaves rules/ (its importers then read symbolic_torch.ir.functions)
 
 
 def project_imports(tree: ast.AST) -> list[tuple[str, list[str]]]:
@@ -42,10 +36,6 @@ def violations(path: Path) -> list[str]:
     """What ``path`` imports from outside the rule-facing API, or privately from a sibling."""
     found = []
     for module, names in project_imports(ast.parse(path.read_text(), str(path))):
-        if (path.name, module) in PENDING:
-            continue
-        if module == "symbolic_torch.rules._functions":
-            continue  # moving to symbolic_torch.ir.functions (allowed)
         sibling = module.startswith("symbolic_torch.rules.") and "." not in module[len("symbolic_torch.rules."):]
         if sibling or module == "symbolic_torch.rules":  # a family's public names, or the families themselves
             private = [n for n in names if n.startswith("_")]
@@ -56,7 +46,7 @@ def violations(path: Path) -> list[str]:
     return found
 
 
-RULE_FILES = sorted(p for p in RULES.glob("*.py") if p.name not in MOVING)
+RULE_FILES = sorted(RULES.glob("*.py"))
 
 
 @pytest.mark.parametrize("path", RULE_FILES, ids=[p.name for p in RULE_FILES])

@@ -1,4 +1,6 @@
-"""sympy functions the math rules use beyond the evaluator's built-ins, taught to it here.
+"""Notation the rules write beyond sympy's own functions (pure sympy: no numbers here).
+
+The evaluator (``symbolic_torch.numeric``) knows how to compute each of them.
 
 Step functions (floor, ceil, trunc, round, sign) have derivative 0 wherever it exists,
 which is what torch's backward uses; these classes say so (sympy's own ``sign`` answers
@@ -6,12 +8,9 @@ which is what torch's backward uses; these classes say so (sympy's own ``sign`` 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any
 
 import sympy as sp
-import torch
-
-from symbolic_torch.numeric.evaluate import _ev, register
 
 
 class _Step:
@@ -89,41 +88,34 @@ class ExpShift(sp.Function):
         return r"e^{%s - %s}" % (printer._print(self.args[0]), printer._print(self.args[1]))
 
 
-def _product(e: sp.Product, g: Any) -> torch.Tensor:
-    """Π over the limits, whose bounds may depend on the grid's indices (Π_{j<k}: a cumprod's)."""
-    inner, bounds = g, []
-    for sym, lo, hi in e.limits:
-        lo_t, hi_t = _ev(lo, inner), _ev(hi, inner)
-        a, b = int(lo_t.min()), int(hi_t.max())
-        if b < a:  # empty everywhere
-            return g.scalar(1.0)
-        inner = inner.bind(sym, a, b)
-        bounds.append((sym, lo_t, hi_t))
-    body = inner.lift(_ev(e.function, inner).to(torch.float64))
-    for sym, lo_t, hi_t in bounds:  # outside its own bounds a factor is 1
-        v = inner.lift(inner.values[sym])
-        body = torch.where((v >= inner.lift(lo_t)) & (v <= inner.lift(hi_t)), body, torch.ones((), dtype=body.dtype))
-    body = body.expand(list(body.shape[: g.ndim]) + list(torch.broadcast_shapes(body.shape, tuple(
-        [1] * g.ndim + inner.sizes[g.ndim:]))[g.ndim:]))
-    for d in reversed(range(g.ndim, inner.ndim)):
-        body = body.prod(dim=d)
-    return body
+class Entr(sp.Function):
+    """−x·log x for x > 0, 0 at 0, −∞ below; ∂ = −(1 + log x) everywhere (torch's entr backward:
+    +∞ at 0, NaN below 0), which a piecewise form would not give."""
+
+    is_real = True
+
+    def fdiff(self, argindex: int = 1) -> sp.Expr:
+        return -(1 + sp.log(self.args[0]))
+
+    def _latex(self, printer: Any) -> str:
+        return r"\operatorname{entr}\left(%s\right)" % printer._print(self.args[0])
 
 
-def _teach(cls: type, fn: Callable[..., torch.Tensor]) -> None:
-    register(cls, lambda e, g: fn(*[_ev(a, g).to(torch.float64) for a in e.args]))
+class ScaledBesselI(sp.Function):
+    """e^{−|x|}·I_ν(x) for an integer order ν ≥ 0 (torch's i0e, i1e).
 
+    ∂/∂x = (Ĩ_{|ν−1|}(x) + Ĩ_{ν+1}(x))/2 − sign(x)·Ĩ_ν(x), since I_{−1} = I_1.
+    """
 
-_teach(Ndtr, lambda x: torch.erfc(-x / 2 ** 0.5) / 2)  # torch.special.ndtr loses the far left tail
-_teach(ExpShift, lambda x, m: torch.exp((x - m).clamp(max=0)))
-_teach(Trunc, torch.trunc)
-_teach(Round, torch.round)
-_teach(sp.asinh, torch.asinh)
-_teach(sp.acosh, torch.acosh)
-_teach(sp.atanh, torch.atanh)
-_teach(sp.erfc, torch.erfc)
-_teach(sp.erfinv, torch.erfinv)
-_teach(sp.loggamma, torch.lgamma)
-_teach(sp.atan2, torch.atan2)
-register(sp.Product, _product)
-register(sp.polygamma, lambda e, g: torch.polygamma(int(e.args[0]), _ev(e.args[1], g).to(torch.float64)))
+    is_real = True
+    nargs = 2
+
+    def fdiff(self, argindex: int = 2) -> sp.Expr:
+        nu, x = self.args
+        if argindex != 2:
+            raise sp.ArgumentIndexError(self, argindex)
+        return (ScaledBesselI(abs(nu - 1), x) + ScaledBesselI(nu + 1, x)) / 2 - Sign(x) * self
+
+    def _latex(self, printer: Any) -> str:
+        return r"e^{-\left|%s\right|} I_{%s}\left(%s\right)" % (
+            printer._print(self.args[1]), printer._print(self.args[0]), printer._print(self.args[1]))
