@@ -60,3 +60,41 @@ def test_the_circle_finder_finds_circles() -> None:
     assert every_import("symbolic_torch.gradcheck.check", ROOT / "symbolic_torch/gradcheck/check.py",
                         set(IG.modules())) >= {"symbolic_torch.gradcheck.second_order",
                                                "symbolic_torch.gradcheck.result"}
+
+
+# Imports go one way: a module imports (at load time) only from its own layer or those below.
+LAYERS = {"errors": 0, "ir": 0, "numeric": 1, "frontend": 2, "rules": 2, "autodiff": 3, "verify": 4,
+          "pipeline": 5, "printing": 5, "gradcheck": 6, "coverage": 6,
+          "cli": 7, "testing": 7, "pytest_plugin": 7, "": 7}
+
+
+def _layer(module: str) -> tuple[str, int]:
+    part = (module.split(".") + [""])[1]
+    assert part in LAYERS, f"{module}: place {part!r} in LAYERS (tests/test_layout.py) and the README's layout"
+    return part, LAYERS[part]
+
+
+def backward_imports(graph: dict[str, set[str]]) -> list[str]:
+    """Edges of ``graph`` from a module to one of a later layer (another package)."""
+    found = []
+    for a, targets in graph.items():
+        pa, la = _layer(a)
+        for b in sorted(targets):
+            pb, lb = _layer(b)
+            if pa != pb and lb > la:
+                found.append(f"{a} → {b}")
+    return found
+
+
+def test_imports_go_one_way() -> None:
+    """Consumers → pipeline stages → numeric → IR: no module imports a later stage or a consumer
+    when it loads (an IR method that renders imports its printer inside the method)."""
+    assert backward_imports(IG.graph()) == []
+
+
+def test_layer_check_catches_a_backward_import() -> None:
+    """The check fails on an IR module importing a stage, and on numeric importing a printer."""
+    graph = {"symbolic_torch.ir.step": {"symbolic_torch.verify.checks", "symbolic_torch.ir.operand"},
+             "symbolic_torch.numeric.evaluate": {"symbolic_torch.printing.latex"}}
+    assert backward_imports(graph) == ["symbolic_torch.ir.step → symbolic_torch.verify.checks",
+                                       "symbolic_torch.numeric.evaluate → symbolic_torch.printing.latex"]
