@@ -70,13 +70,14 @@ class Derivation:
         raise KeyError(f"no step {key!r}; steps are {names}")
 
     def gradient_values(self) -> dict[str, torch.Tensor]:
-        """∂L/∂t for every model input and parameter, from the derived formulas."""
+        """∂L/∂t for every model input and parameter, from the derived formulas (fresh tensors:
+        changing one does not change the derivation)."""
         out: dict[str, torch.Tensor] = {}
         for name in self.input_names + self.param_names:
             key = self.inputs.get(name, name)
             ref = self.values[key]
             if ref.is_floating_point():
-                out[name] = self.adjoints.get(key, torch.zeros(ref.shape, dtype=torch.float64)).to(ref.dtype)
+                out[name] = self.adjoints.get(key, torch.zeros(ref.shape, dtype=torch.float64)).to(ref.dtype, copy=True)
         return out
 
     def verify(self, atol: float | None = None, rtol: float | None = None) -> "VerificationReport":
