@@ -98,3 +98,13 @@ def test_layer_check_catches_a_backward_import() -> None:
              "symbolic_torch.numeric.evaluate": {"symbolic_torch.printing.latex"}}
     assert backward_imports(graph) == ["symbolic_torch.ir.step → symbolic_torch.verify.checks",
                                        "symbolic_torch.numeric.evaluate → symbolic_torch.printing.latex"]
+
+
+def test_every_subpackage_ships_in_the_wheel() -> None:
+    """pyproject.toml lists every package of the tree (a new subpackage left out would be
+    missing from the wheel although the editable install of a checkout still finds it)."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "symbolic_torch").rglob("__init__.py")
+             if "rules" not in p.parent.relative_to(ROOT).parts}
+    assert found | {"symbolic_torch.rules"} == listed
