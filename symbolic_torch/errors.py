@@ -38,3 +38,8 @@ class VerificationError(SymbolicTorchError):
 
 class DerivationError(SymbolicTorchError):
     """The symbolic pipeline could not reach a closed form for a formula."""
+
+
+class NothingDifferentiableError(SymbolicTorchError, ValueError):
+    """The run has nothing to differentiate: no floating-point input and no trainable
+    floating-point parameter. The message names the inputs and their dtypes."""

@@ -10,6 +10,7 @@ import torch
 from symbolic_torch.autodiff.chain import chain, shared_parameters
 from symbolic_torch.autodiff.differentiate import gradient_formula
 from symbolic_torch.frontend.capture import TARGET_NAME, capture
+from symbolic_torch.errors import NothingDifferentiableError
 from symbolic_torch.frontend.lower import Lowered, SymbolicInterpreter, lower
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.derivation import Derivation
@@ -28,19 +29,27 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
         d[0].gradients["weight"]   # Eq(∂L/∂w[o, i], Sum(x[n, i]*ḡ[n, o], (n, 0, 3)))
 
     With ``loss`` (a module such as ``nn.CrossEntropyLoss()`` or a function of
-    ``(output, target)``) the derivation ends in the scalar loss. Without it, the
-    output's adjoint ḡ is ``grad_output`` or, if None, a seeded random tensor
+    ``(output, target)``) the derivation ends in the scalar loss. Without it, a model
+    that returns one 0-dim tensor is that scalar: its adjoint is 1 and the last step is
+    ``L``, as with ``out.backward()``, so ``gradient_values()`` equals
+    ``torch.autograd.grad(out, …)`` (unless ``grad_output`` is given, which then scales it).
+    Any other output's adjoint ḡ is ``grad_output`` or, if None, a seeded random tensor
     (the derivation is then a vector–Jacobian product).
+
+    Raises ``NothingDifferentiableError`` when no input is floating point and the model
+    has no floating-point parameter that requires grad (there is no gradient to derive).
     """
     model = _uncompiled(model)
     _check_arguments(inputs, loss, target)
     cap = capture(model, inputs, loss)
+    _check_differentiable(cap.gm, _user_names(model, cap.input_names), inputs)
     run_inputs = tuple(inputs) + ((target,) if loss is not None else ())
     buffers = {k: b.detach().clone() for k, b in cap.gm.named_buffers()}
     interp = lower(cap.gm, run_inputs, {TARGET_NAME} if loss is not None else set())
     outputs = _output_nodes(cap.gm)
     final = outputs[0] if len(outputs) == 1 else None
-    seeded = {final} if (loss is not None and final is not None and interp.values[final].dim() == 0) else set()
+    scalar = final is not None and final in interp.values and interp.values[final].dim() == 0
+    seeded = {final} if scalar and (loss is not None or grad_output is None) else set()  # ḡ = 1: the scalar is L
     steps = [_step(k, low, low.node.name in seeded) for k, low in enumerate(interp.lowered)]
     values = _values(cap.gm, interp)
     seeds = _seeds(outputs, values, seeded, grad_output)
@@ -62,6 +71,23 @@ def _check_arguments(inputs: tuple[Any, ...], loss: Any, target: Any) -> None:
             raise TypeError(f"input {k} is a {type(x).__name__}, not a tensor")
     if loss is not None and target is None:
         raise ValueError("a loss needs a target")
+
+
+def _check_differentiable(gm: torch.fx.GraphModule, names: list[str], inputs: tuple[torch.Tensor, ...]) -> None:
+    """Refuse a run with nothing to differentiate: no floating-point input, no trainable
+    floating-point parameter (integer inputs into an ``Embedding`` are fine: its weight is)."""
+    if any(x.is_floating_point() for x in inputs):
+        return
+    params = dict(gm.named_parameters())
+    if any(p.requires_grad and p.is_floating_point() for p in params.values()):
+        return
+    shown = ", ".join(f"{n} ({str(x.dtype).removeprefix('torch.')})" for n, x in zip(names, inputs)) or "none"
+    why = ("its parameters do not require grad or are not floating point" if params
+           else "it has no parameters")
+    raise NothingDifferentiableError(
+        f"nothing is differentiable: no input is floating point (inputs: {shown}) and {why}. "
+        "derive differentiates with respect to floating-point inputs and trainable floating-point "
+        "parameters; pass a floating-point input (x.double()) or a model with parameters.")
 
 
 def _values(gm: torch.fx.GraphModule, interp: SymbolicInterpreter) -> dict[str, torch.Tensor]:
