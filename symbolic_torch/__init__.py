@@ -24,6 +24,7 @@ _LAZY = {
     "CaptureError": ("symbolic_torch.errors", "CaptureError"),
     "UnsupportedOpError": ("symbolic_torch.errors", "UnsupportedOpError"),
     "VerificationError": ("symbolic_torch.errors", "VerificationError"),
+    "NothingDifferentiableError": ("symbolic_torch.errors", "NothingDifferentiableError"),
 }
 
 __all__ = list(_LAZY)
@@ -31,7 +32,8 @@ __all__ = list(_LAZY)
 if TYPE_CHECKING:
     from symbolic_torch import errors
     from symbolic_torch.pipeline import derive
-    from symbolic_torch.errors import CaptureError, UnsupportedOpError, VerificationError
+    from symbolic_torch.errors import (CaptureError, NothingDifferentiableError, UnsupportedOpError,
+                                       VerificationError)
     from symbolic_torch.ir.derivation import Derivation, Step
     from symbolic_torch.printing.latex import latex
 

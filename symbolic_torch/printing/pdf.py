@@ -75,6 +75,8 @@ def _summary(doc: Document, d: "Derivation") -> None:
         doc.append(text(f"Inputs: {ins}. "))
         if d.has_loss:
             doc.append("The last step is the loss L; every gradient is of L. ")
+        elif any(s.seeded for s in d.steps):
+            doc.append("The model returns a scalar L (adjoint 1, as .backward()); every gradient is of L. ")
         else:
             doc.append(NoEscape(r"No loss: the output's adjoint $\bar{g}$ is a given (or seeded random) "
                                 r"tensor, so each gradient is a vector--Jacobian product. "))

@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 import symbolic_torch as st
 from symbolic_torch.printing.pdf import RenderError
@@ -79,3 +80,16 @@ def test_unicode_and_underscore_names_compile(tmp_path: Path) -> None:
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     assert "x_in" in text.replace(" ", "_") or "x in" in text
     assert "α" in text
+
+
+def test_the_run_section_says_what_the_gradients_are_of() -> None:
+    """A scalar output without a loss is L with adjoint 1; a tensor output is a vector–Jacobian product."""
+    from pylatex import Document
+
+    from symbolic_torch.printing.pdf import _summary
+    lin = torch.nn.Linear(3, 2).double()
+    x = torch.randn(4, 3, dtype=torch.float64)
+    for fn, said in ((lambda x: lin(x).pow(2).sum(), "returns a scalar L"), (lin, "No loss")):
+        doc = Document()
+        _summary(doc, st.derive(fn, x))
+        assert said in doc.dumps()
