@@ -72,9 +72,8 @@ class SmallAlexNet(nn.Module):
     Spatial sizes: 127 →conv11/s4/p2→ 31 →pool3/s2→ 15 →conv5/p2→ 15 →pool→ 7 →conv3/p1 ×3→ 7
     →pool→ 3 →AdaptiveAvgPool2d(pool)→ pool×pool. With the default ``pool=3`` the adaptive pool's
     windows are 1×1 (AlexNet's own 6×6 would upsample 3×3; see ``--alexnet-pool``).
-    ReLUs are not in-place (torchvision's are): symbolic_torch records each step's output tensor
-    by reference, so an in-place ReLU overwrites the recorded conv outputs and the conv steps'
-    forward checks fail (the gradients still verify).
+    ReLUs are not in-place (torchvision's are), to keep timings comparable with earlier results;
+    ``inplace=True`` derives and verifies as well (capture rewrites in-place ops out of place).
     """
 
     def __init__(self, widths: tuple[int, ...] = (16, 32, 48, 32, 32), hidden: int = 128,

@@ -3,5 +3,6 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-symbolic-torch derive examples/tiny_cnn.py:TinyCNN --input-shape 1,1,8,8 \
+. scripts/_python.sh
+"$(st_command symbolic-torch)" derive examples/tiny_cnn.py:TinyCNN --input-shape 1,1,8,8 \
     --position 0,0,4,4 --loss cross_entropy --target 1 --out paper_output/

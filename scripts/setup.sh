@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Install everything symbolic_torch needs on a fresh Debian machine (run as root). Idempotent.
+# Where pip may not install system-wide (a stock Debian 12) it installs into .venv (scripts/_python.sh).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+. scripts/_python.sh
+st_ensure_venv
+PYTHON="$(st_python)"
 
 # torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.
-python -m pip install torch==2.13.0
+"$PYTHON" -m pip install torch==2.13.0
 
 # TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts) and poppler for the PDF tests.
 if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
@@ -14,4 +18,4 @@ if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kps
         texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils lmodern
 fi
 
-python -m pip install -e ".[dev]"
+"$PYTHON" -m pip install -e ".[dev]"

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/setup.sh
-python -m pytest -q "$@"
+. scripts/_python.sh
+"$(st_python)" -m pytest -q "$@"

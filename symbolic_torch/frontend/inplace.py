@@ -12,12 +12,13 @@ from typing import Any, Callable
 import torch
 import torch.fx as fx
 
+from symbolic_torch.frontend.registry import FunctionTable, unwrapped_id
 from symbolic_torch.numeric.rng import rng_state
 
 
-_INPLACE_FUNCTIONS = {operator.iadd: operator.add, operator.isub: operator.sub,
-                      operator.imul: operator.mul, operator.itruediv: operator.truediv,
-                      torch.zero_: torch.zeros_like}  # torch.zero_ has no torch.zero
+_INPLACE_FUNCTIONS = FunctionTable({operator.iadd: operator.add, operator.isub: operator.sub,
+                                    operator.imul: operator.mul, operator.itruediv: operator.truediv,
+                                    torch.zero_: torch.zeros_like})  # torch.zero_ has no torch.zero
 
 
 _FUNCTION_SPACES = (torch, torch.nn.functional, torch.special)
@@ -113,7 +114,7 @@ def _plain_function(target: Any) -> Callable[..., Any] | None:
     if not name.endswith("_") or name.startswith("_"):
         return None
     for space in _FUNCTION_SPACES:
-        if getattr(space, name, None) is target:
+        if unwrapped_id(getattr(space, name, None)) == unwrapped_id(target):  # TorchLens may wrap either
             plain = getattr(space, name[:-1], None)
             if plain is not None:
                 return plain

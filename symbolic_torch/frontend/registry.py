@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Generic, Iterable, TypeVar
 
 import torch
 
@@ -35,12 +35,109 @@ class RuleTableError(SymbolicTorchError):
     """A rule-table entry is malformed; the message names the entry."""
 
 
+def unwrapped_id(fn: Any) -> int:
+    """The identity of the function ``fn`` stands for, seen through wrappers.
+
+    Libraries that trace models (TorchLens) or add behaviour replace ``torch.relu`` by a wrapper
+    made with ``functools.wraps``: the chain of ``__wrapped__`` leads back to the original.
+    TorchLens deletes ``__wrapped__`` from its wrappers of C builtins (TorchScript follows it) and
+    keeps the original's ``id`` as ``__tl_original_id__`` instead. Either way a wrapper and
+    its original get the same identity, whichever of the two the rules or the graph hold.
+    """
+    seen: set[int] = set()
+    while id(fn) not in seen:
+        seen.add(id(fn))
+        original = _attribute(fn, "__tl_original_id__")
+        if isinstance(original, int) and not isinstance(original, bool):
+            return original
+        inner = _attribute(fn, "__wrapped__")
+        if inner is None:
+            break
+        fn = inner
+    return id(fn)
+
+
+def qualified_name(fn: Any) -> str | None:
+    """``"torch.relu"``, ``"torch.nn.functional.relu"``: where the (unwrapped) function says it lives.
+
+    ``functools.wraps`` copies ``__module__`` and ``__name__``, so a wrapper keeps its
+    original's name even where it keeps no link to the original itself.
+    """
+    for _ in range(64):  # a __wrapped__ chain is short; a cycle must not hang the lookup
+        inner = _attribute(fn, "__wrapped__")
+        if inner is None:
+            break
+        fn = inner
+    module, name = _attribute(fn, "__module__"), _attribute(fn, "__name__")
+    return f"{module}.{name}" if isinstance(module, str) and isinstance(name, str) else None
+
+
+def _attribute(obj: Any, name: str) -> Any:
+    try:
+        return getattr(obj, name, None)
+    except Exception:  # a proxy or descriptor that raises on attribute access
+        return None
+
+
+V = TypeVar("V")
+_AMBIGUOUS: Any = object()
+
+
+class FunctionTable(Generic[V]):
+    """A dict from functions to values whose keys see through wrappers.
+
+    A key is found by its identity after unwrapping (``unwrapped_id``); failing that, by its
+    qualified name, unless two entries with different values share that name. So a rule
+    registered for ``torch.relu`` matches TorchLens' wrapper of it and the other way round,
+    whether the wrapping happened before the rules loaded or after.
+    """
+
+    def __init__(self, entries: dict[Any, V] | None = None) -> None:
+        self._by_id: dict[int, tuple[Any, V]] = {}  # the function is kept so that its id stays its own
+        self._by_name: dict[str, V] = {}
+        for fn, value in (entries or {}).items():
+            self[fn] = value
+
+    def __setitem__(self, fn: Any, value: V) -> None:
+        self._by_id[unwrapped_id(fn)] = (fn, value)
+        name = qualified_name(fn)
+        if name is not None:
+            known = self._by_name.get(name, value)
+            self._by_name[name] = value if known is value else _AMBIGUOUS
+
+    def get(self, fn: Any, default: V | None = None) -> V | None:
+        """The value of ``fn`` (or of the function it wraps or that wraps it), else ``default``."""
+        hit = self.identical(fn)
+        if hit is not None:
+            return hit
+        name = qualified_name(fn)
+        value = self._by_name.get(name, _AMBIGUOUS) if name is not None else _AMBIGUOUS
+        return default if value is _AMBIGUOUS else value
+
+    def identical(self, fn: Any) -> V | None:
+        """The value of ``fn`` or of a wrapper of it, found by identity only (never by name)."""
+        hit = self._by_id.get(unwrapped_id(fn))
+        return None if hit is None else hit[1]
+
+    def __contains__(self, fn: Any) -> bool:
+        return self.get(fn, _AMBIGUOUS) is not _AMBIGUOUS
+
+    def __getitem__(self, fn: Any) -> V:
+        value = self.get(fn, _AMBIGUOUS)
+        if value is _AMBIGUOUS:
+            raise KeyError(fn)
+        return value
+
+    def __len__(self) -> int:
+        return len(self._by_id)
+
+
 RULES: dict[str, Rule] = {}
-BY_FUNCTION: dict[Any, Rule] = {}
+BY_FUNCTION: FunctionTable[Rule] = FunctionTable()
 BY_METHOD: dict[str, Rule] = {}
 BY_MODULE: dict[type, Rule] = {}
 EXPANSIONS: dict[type, Callable[..., Any]] = {}
-CONSTANT_FUNCTIONS: set[Any] = set()
+CONSTANT_FUNCTIONS: FunctionTable[bool] = FunctionTable()
 CONSTANT_METHODS: set[str] = set()
 
 
@@ -50,7 +147,8 @@ def constant(*, functions: Iterable[Any] = (), methods: Iterable[str] = ()) -> N
     ``torch.ones_like(x)``, ``x.detach()``, ``x.new_zeros(…)``: their outputs are
     constants of the derivation (no step, no gradient), like torch's ``detach``.
     """
-    CONSTANT_FUNCTIONS.update(functions)
+    for f in functions:
+        CONSTANT_FUNCTIONS[f] = True
     CONSTANT_METHODS.update(methods)
 
 
@@ -110,8 +208,9 @@ def _validate(entry: Rule) -> None:
         if not (isinstance(m, type) and issubclass(m, torch.nn.Module)):
             raise RuleTableError(f"{where}: {m!r} is not an nn.Module class")
     for f in entry.functions:
-        if f in BY_FUNCTION:
-            raise RuleTableError(f"{where}: target {f!r} already belongs to rule {BY_FUNCTION[f].name!r}")
+        owner = BY_FUNCTION.identical(f)
+        if owner is not None:
+            raise RuleTableError(f"{where}: target {f!r} already belongs to rule {owner.name!r}")
     for m in entry.methods:
         if not isinstance(m, str):
             raise RuleTableError(f"{where}: method names are strings, got {m!r}")

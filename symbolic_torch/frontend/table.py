@@ -24,10 +24,7 @@ def is_constant(op: str, target: Any) -> bool:
             name = target._opname
             return name in CONSTANT_METHODS or any(
                 getattr(space, name, None) in CONSTANT_FUNCTIONS for space in (torch, torch.nn.functional))
-        try:
-            return target in CONSTANT_FUNCTIONS
-        except TypeError:
-            return False
+        return target in CONSTANT_FUNCTIONS  # sees through wrappers (TorchLens, functools.wraps)
     return False
 
 
@@ -59,10 +56,7 @@ def lookup(op: str, target: Any, module: torch.nn.Module | None = None) -> Rule 
         return BY_METHOD.get(target)
     if isinstance(target, torch._ops.OpOverload):
         return _aten(target)
-    try:
-        return BY_FUNCTION.get(target)
-    except TypeError:  # unhashable target
-        return None
+    return BY_FUNCTION.get(target)  # by identity through wrappers, else by qualified name
 
 
 def _aten(target: torch._ops.OpOverload) -> Rule | None:
@@ -74,6 +68,7 @@ def _aten(target: torch._ops.OpOverload) -> Rule | None:
     name = target._opname
     for space in (torch, torch.nn.functional, torch._C._nn):
         fn = getattr(space, name, None)
-        if fn is not None and fn in BY_FUNCTION:
-            return BY_FUNCTION[fn]
+        found = BY_FUNCTION.get(fn) if fn is not None else None
+        if found is not None:
+            return found
     return BY_METHOD.get(name)
