@@ -1,9 +1,12 @@
 """Agreement tests for rules/aten.py: the ATen-only ops torch.export graphs hold."""
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
+import symbolic_torch as st
+from symbolic_torch.errors import UnsupportedOpError
 from symbolic_torch.frontend import table
 from tests.rules.conftest import check, rand
 
@@ -46,3 +49,17 @@ def test_alias_from_export() -> None:
     d = check(_Sliced(), rand(3, 4))
     assert d.capture_method == "torch.export"
     assert any("aten.alias" in s.target for s in d.steps), [s.target for s in d.steps]
+
+
+class _Sampled(nn.Module):
+    """fx cannot trace the shape branch; the export graph then holds aten.grid_sampler (no rule)."""
+
+    def forward(self, x: torch.Tensor, grid: torch.Tensor) -> torch.Tensor:
+        x = x.tanh() if x.shape[0] > 1 else x
+        return torch.nn.functional.grid_sample(x, grid, align_corners=False)
+
+
+def test_export_op_without_rule_names_itself() -> None:
+    """An ATen op of an export graph that the table lacks is an UnsupportedOpError naming it."""
+    with pytest.raises(UnsupportedOpError, match=r"no rule for target torch\.ops\.aten\.grid_sampler\.default"):
+        st.derive(_Sampled(), rand(2, 1, 4, 4), torch.rand(2, 3, 3, 2, dtype=torch.float64) * 2 - 1)
