@@ -126,6 +126,8 @@ MODELS: dict[str, tuple[Callable[[], nn.Module], tuple[str, ...], dict[str, Any]
 # steps torch computes in float32 inside the float64 model (upcast norms, float32 softmax)
 MIXED = {"llama", "t5", "vit"}
 PRECISION = pytest.mark.xfail(reason="needs precision-aware verification", strict=False)
+# with precision-aware verification (main at 972dd09) Llama and ViT verify; T5 keeps one FAILED row: the
+# end-to-end check of the tied embedding shared.weight (relative error 7e-8, float32's) stays at float64
 
 
 class Derived:
