@@ -27,3 +27,4 @@ from symbolic_torch.rules import special_functions  # noqa: F401,E402  (entr, i0
 from symbolic_torch.rules import scatter_reduce  # noqa: F401,E402  (scatter_reduce, index_reduce: sum, prod, mean, amax, amin)
 from symbolic_torch.rules import covariance  # noqa: F401,E402  (cov, corrcoef)
 from symbolic_torch.rules import powers_differences  # noqa: F401,E402  (linalg.matrix_power, torch.gradient, zero_)
+from symbolic_torch.rules import aten  # noqa: F401,E402  (torch.export's ATen-only ops: alias, _to_copy, …)
