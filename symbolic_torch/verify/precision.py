@@ -61,8 +61,9 @@ def _wider_exists(dtype: torch.dtype, dtypes: Iterable[torch.dtype]) -> bool:
 
 def path_dtype(d: "Derivation", tensor: str) -> tuple[torch.dtype | None, list[str]]:
     """The narrowest dtype autograd computed a gradient in on the way from ``tensor`` (a
-    placeholder or parameter name) to the outputs, and the steps that computed in it."""
-    reached = {tensor}
+    placeholder or parameter name) to the outputs, and the steps that computed in it. A tied
+    parameter (one tensor under several names) follows every name it is used under."""
+    reached = {tensor}.union(*[names for names in d.chain.tied if tensor in names])
     found: list[tuple[torch.dtype, str]] = []
     for step in d.steps:
         keys = [o.key for o in step.operands if o.differentiable and o.source in reached and o.key in step.gradients]
