@@ -19,7 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import symbolic_torch as st
-from conftest import Wrap, Wrap2, check, rand
+from conftest import Wrap, Wrap2, check, compare, rand
 from symbolic_torch.rules._expansion import traced
 from symbolic_torch.rules.attention import stacked_linear
 from symbolic_torch.rules.recurrent import time_step
@@ -304,8 +304,7 @@ def test_recurrent_layer_handed_over_alone(make_model: Any, make_inputs: Any) ->
     out, h = model(*[x.requires_grad_() for x in inputs])
     params = dict(model.named_parameters())
     ref = torch.autograd.grad([out, *(h if isinstance(h, tuple) else (h,))], list(params.values()), gs)
-    for (name, _), r in zip(params.items(), ref):
-        torch.testing.assert_close(got[name], r, rtol=0, atol=1e-10)
+    compare(got, dict(zip(params, ref)))
 
 
 class EmbedLSTM(nn.Module):
