@@ -51,6 +51,17 @@ def assert_closed(d: st.Derivation) -> None:
                 assert not eq.rhs.has(cls), f"{step.name}.{key} keeps {cls.__name__}: {eq.rhs}"
 
 
+def updated(step: Any, before: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The buffers as ``step``'s update notes compute them: each note's formula evaluated from the
+    buffer before the run (the step's own copy, or ``before[buffer]`` where it kept none)."""
+    from symbolic_torch.numeric.evaluate import evaluate_over
+    out = {}
+    for u in step.updates:
+        old = u.before if u.before is not None else (before or {})[u.buffer]
+        out[u.buffer] = evaluate_over(u.formula, (u.index,), (u.size,), {**u.env, u.symbol: old})
+    return out
+
+
 def reference(model: Any, inputs: tuple[Any, ...], loss: Any, target: Any,
               grad_output: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
     """∂/∂(inputs, params) by torch.autograd, computed here, independently of symbolic_torch."""
