@@ -12,6 +12,7 @@ from typing import Sequence
 
 import torch
 
+from symbolic_torch.coverage import guard
 from symbolic_torch.coverage.opinfo import MAX_ELEMENTS, TIME_LIMIT, run_entry, run_sample
 from symbolic_torch.coverage.pool import Work, pool_sweep
 from symbolic_torch.coverage.report import ERROR, SampleResult, markdown, rows, summary
@@ -48,12 +49,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--time-limit", type=float, default=TIME_LIMIT, help="seconds per sample")
     p.add_argument("--max-elements", type=int, default=MAX_ELEMENTS, help="skip larger samples")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.add_argument("--check", type=Path, default=None, metavar="REPORT",
+                   help="exit 1 naming every op name REPORT (e.g. docs/coverage.md) lists as verified that no "
+                        "longer verifies")
     return p
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the sweep, print the summary, write the report; exit 0."""
+    """Run the sweep, print the summary, write the report; exit 0 (1 when ``--check`` finds a loss)."""
     args = parser().parse_args(argv)
+    baseline = args.check.read_text() if args.check is not None else None  # before --out may rewrite it
+    if baseline is not None:
+        guard.verified_ops(baseline)  # not a report: say so before minutes of sweeping
     t0 = time.perf_counter()
     results = sweep(args.ops, args.limit_samples, args.time_limit, args.jobs, args.max_elements, not args.quiet)
     table = rows(results)
@@ -65,6 +72,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{math.ceil(time.perf_counter() - t0)} s wall")
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(markdown(table, command, settings))
+    if baseline is not None:
+        ok, message = guard.check(baseline, table, args.ops)
+        print(message)
+        return 0 if ok else 1
     return 0
 
 

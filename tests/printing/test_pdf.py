@@ -29,7 +29,6 @@ def test_pdf_compiles_and_reads_back(tiny: st.Derivation, tmp_path: Path) -> Non
         assert needle in text, needle
     pages = subprocess.run(["pdftoppm", "-r", "30", "-png", str(pdf), str(tmp_path / "page")],
                            capture_output=True, check=True)
-    assert pages.returncode == 0
     pngs = sorted(tmp_path.glob("page*.png"))
     assert 2 <= len(pngs) <= 20
     assert not list(tmp_path.glob(".*partial"))

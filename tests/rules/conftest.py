@@ -11,6 +11,8 @@ from torch import nn
 import symbolic_torch as st
 
 ATOL = 1e-10
+NEAR_ZERO = ATOL / 1e-3  # a 0.1 % error in a gradient below this hides under ATOL
+ADJOINT_STREAM = 7919  # the backward seed's generator, apart from the inputs' global stream
 LEFTOVERS = (sp.KroneckerDelta, sp.Derivative, sp.Subs)
 
 
@@ -49,6 +51,17 @@ def assert_closed(d: st.Derivation) -> None:
                 assert not eq.rhs.has(cls), f"{step.name}.{key} keeps {cls.__name__}: {eq.rhs}"
 
 
+def updated(step: Any, before: dict[str, torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+    """The buffers as ``step``'s update notes compute them: each note's formula evaluated from the
+    buffer before the run (the step's own copy, or ``before[buffer]`` where it kept none)."""
+    from symbolic_torch.numeric.evaluate import evaluate_over
+    out = {}
+    for u in step.updates:
+        old = u.before if u.before is not None else (before or {})[u.buffer]
+        out[u.buffer] = evaluate_over(u.formula, (u.index,), (u.size,), {**u.env, u.symbol: old})
+    return out
+
+
 def reference(model: Any, inputs: tuple[Any, ...], loss: Any, target: Any,
               grad_output: torch.Tensor | None) -> dict[str, torch.Tensor | None]:
     """∂/∂(inputs, params) by torch.autograd, computed here, independently of symbolic_torch."""
@@ -63,13 +76,53 @@ def reference(model: Any, inputs: tuple[Any, ...], loss: Any, target: Any,
     return dict(zip(names, grads))
 
 
-def check(model: Any, *inputs: Any, loss: Any = None, target: Any = None, seed: int = 0) -> st.Derivation:
-    """Derive ``model`` on ``inputs``, verify, and compare its gradients with our own autograd run."""
+def adjoint(shape: torch.Size | tuple[int, ...], seed: int = 0) -> torch.Tensor:
+    """A random backward seed drawn from its own generator.
+
+    Never from the global stream the inputs came from: reseeding that stream would hand back the
+    input itself, and for a scale-invariant op (rms_norm, renorm, normalize) ``⟨x, ∂y/∂x⟩ = 0``, so
+    the gradient would vanish and any formula would pass.
+    """
+    gen = torch.Generator().manual_seed(ADJOINT_STREAM + seed)
+    return torch.randn(tuple(shape), dtype=torch.float64, generator=gen)
+
+
+def compare(got: dict[str, torch.Tensor], ref: dict[str, torch.Tensor | None], zero_gradient_ok: str = "") -> None:
+    """Every derived gradient within ``ATOL`` of autograd's, and no check blind by construction.
+
+    A reference gradient that is all below ``NEAR_ZERO`` (every tensor's) would let a formula off by
+    0.1 % (or by any factor) pass, so it is refused unless the test names why a zero gradient is the
+    point there (``zero_gradient_ok="round is piecewise constant"``).
+    """
+    blind, seen = [], 0
+    for name, r in ref.items():
+        if name not in got:
+            continue
+        if r is not None and r.numel():
+            seen += 1
+            if r.abs().max().item() <= NEAR_ZERO:
+                blind.append(name)
+        r = torch.zeros_like(got[name]) if r is None else r
+        assert got[name].shape == r.shape, f"{name}: derived shape {tuple(got[name].shape)} vs {tuple(r.shape)}"
+        err = (got[name] - r).abs().max().item() if r.numel() else 0.0
+        assert err <= ATOL, f"{name}: derived vs autograd max abs error {err:.3g}"
+    assert not seen or len(blind) < seen or zero_gradient_ok, (
+        f"the autograd gradient of {blind} is all below {NEAR_ZERO:g}, so any formula would pass: give an "
+        "input that exercises the formula, or pass zero_gradient_ok='why a zero gradient is the point'")
+
+
+def check(model: Any, *inputs: Any, loss: Any = None, target: Any = None, seed: int = 0,
+          zero_gradient_ok: str = "") -> st.Derivation:
+    """Derive ``model`` on ``inputs``, verify, and compare its gradients with our own autograd run.
+
+    ``seed`` seeds the model's own randomness and picks the backward seed's stream; see ``compare``
+    for ``zero_gradient_ok``.
+    """
     torch.manual_seed(seed)
     with torch.no_grad():
         out = model(*inputs) if loss is None else loss(model(*inputs), target)
     # a loss is seeded with 1; anything else (a non-scalar loss too) gets a random adjoint
-    grad_output = None if loss is not None and out.dim() == 0 else torch.randn(out.shape, dtype=torch.float64)
+    grad_output = None if loss is not None and out.dim() == 0 else adjoint(out.shape, seed)
     d = st.derive(model, *inputs, loss=loss, target=target, grad_output=grad_output, verify=False)
     report = d.verify()
     assert report.ok, str(report)
@@ -81,13 +134,7 @@ def check(model: Any, *inputs: Any, loss: Any = None, target: Any = None, seed: 
         ref[name] = ref.pop(f"#{k}")
     missing = {n for n in set(ref) - set(got) if ref[n] is not None}  # unused params leave the graph
     assert not missing, f"no derived gradient for {missing}; got {sorted(got)}"
-    for name, r in ref.items():
-        if name not in got:
-            continue
-        r = torch.zeros_like(got[name]) if r is None else r
-        assert got[name].shape == r.shape, name
-        err = (got[name] - r).abs().max().item() if r.numel() else 0.0
-        assert err <= ATOL, f"{name}: derived vs autograd max abs error {err:.3g}"
+    compare(got, ref, zero_gradient_ok)
     return d
 
 

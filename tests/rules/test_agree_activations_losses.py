@@ -61,7 +61,8 @@ LOSSES: list[tuple[str, Callable[..., Any], Callable[[], tuple[torch.Tensor, ...
     ("gaussian_nll_loss", lambda x, t, v: F.gaussian_nll_loss(x, t, v, full=True), lambda: (rand(3, 4), rand(3, 4), probs(3))),
     ("gaussian_nll_loss", lambda x, t, v: F.gaussian_nll_loss(x, t, v * 0.1, eps=0.05, reduction="none"),
      lambda: (rand(3, 4), rand(3, 4), probs(3, 1))),  # some var < ε: limited, gradient taken there
-    ("cosine_embedding_loss", lambda u, v: F.cosine_embedding_loss(u, v, signs(3), 0.2), lambda: (rand(3, 4), rand(3, 4))),
+    ("cosine_embedding_loss", lambda u, v: F.cosine_embedding_loss(u, v, torch.tensor([1.0, -1.0, -1.0]).double(), -0.5),
+     lambda: (rand(3, 4), rand(3, 4))),  # both targets; a margin below the cosines, so −1 rows count
     ("multilabel_soft_margin_loss", lambda x: F.multilabel_soft_margin_loss(x, fixed_probs(3, 4).round(), fixed_probs(4)),
      lambda: (rand(3, 4),)),
     ("multi_margin_loss", lambda x: F.multi_margin_loss(x, torch.tensor([0, 3, 1]), p=2, weight=fixed_probs(4)),

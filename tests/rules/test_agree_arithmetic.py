@@ -72,8 +72,9 @@ def test_binary(rule: str, f: Callable[..., Any], make: Callable[[], tuple[torch
     lambda x: torch.xlogy(2.0, x.abs() + 1),
 ], ids=["clamp-scalars", "clip-min", "clamp-max-method", "clamp-empty-range", "maximum-0d", "remainder-scalar",
         "float_power-scalar", "xlogy-scalar-left"])
-def test_with_numbers(f: Callable[..., Any]) -> None:
-    check(f, rand(3, 4))
+def test_with_numbers(f: Callable[..., Any], request: pytest.FixtureRequest) -> None:
+    empty = request.node.callspec.id == "clamp-empty-range"
+    check(f, rand(3, 4), zero_gradient_ok="lo > hi: the output is hi everywhere" if empty else "")
 
 
 def test_clamp_tensor_bounds_cross() -> None:
@@ -99,5 +100,5 @@ def test_ternary(f: Callable[..., Any], shapes: list[tuple[int, ...]]) -> None:
     lambda x, y: torch.div(x, y, rounding_mode="trunc"), lambda x, y: x.div(y, rounding_mode="floor"),
 ], ids=["div-trunc", "div-floor"])
 def test_rounded_division_has_zero_gradient(f: Callable[..., Any]) -> None:
-    d = check(f, rand(2, 3), away(3))
+    d = check(f, rand(2, 3), away(3), zero_gradient_ok="rounded division is piecewise constant")
     assert all(str(eq.rhs) == "0" for s in d.steps if s.op == "div" for eq in s.gradients.values())

@@ -11,7 +11,7 @@ from torch import nn
 
 import symbolic_torch as st
 
-from conftest import check, rand
+from conftest import check, compare, rand
 
 NORM_CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[], torch.Tensor], ...]]] = [
     ("rms_norm_fn", lambda x, w: F.rms_norm(x, (4,), w, 1e-6), (lambda: rand(3, 4), lambda: rand(4))),
@@ -26,7 +26,8 @@ NORM_CASES: list[tuple[str, Callable[..., Any], tuple[Callable[[], torch.Tensor]
      (lambda: rand(2, 6, 4), lambda: rand(6), lambda: rand(6))),
     ("native_group_norm", lambda x, w: torch.native_group_norm(x, w, None, 3, 4, 5, 4, 0.1)[0],
      (lambda: rand(3, 4, 5), lambda: rand(4))),  # one channel per group
-    ("native_batch_norm", lambda x, w, b: sum(o.sum() for o in torch.native_batch_norm(
+    # cubed before the sum: Σ of a normalized output is constant in x and w
+    ("native_batch_norm", lambda x, w, b: sum(o.pow(3).sum() for o in torch.native_batch_norm(
         x, w, b, torch.zeros(3, dtype=torch.float64), torch.ones(3, dtype=torch.float64), True, 0.1, 1e-5)),
      (lambda: rand(4, 3, 2), lambda: rand(3), lambda: rand(3))),
     ("native_batch_norm", lambda x, w: torch.native_batch_norm(
@@ -88,9 +89,7 @@ def test_native_group_norm_statistics(shape: tuple[int, ...], groups: int) -> No
     assert sorted(s.op for s in d.steps) == ["native_group_norm"] * 3
     leaves = [x.clone().requires_grad_(True), w.clone().requires_grad_(True)]
     ref = torch.autograd.grad(f(*leaves), leaves, gs)
-    got = d.gradient_values()
-    for name, r in zip(("x", "w"), ref):
-        torch.testing.assert_close(got[name], r, rtol=0, atol=1e-10)
+    compare(d.gradient_values(), dict(zip(("x", "w"), ref)))
 
 
 FW = torch.tensor([3, 1, 2, 5])
@@ -149,7 +148,7 @@ def test_multilabel_margin_loss(reduction: str) -> None:
 
 @pytest.mark.parametrize("f, make", [
     (lambda x: torch._safe_softmax(x, 1), lambda: rand(3, 4)),
-    (lambda x: torch.ops.aten._safe_softmax.default(x, 0), lambda: rand(2, 3, 2) * 100),
+    (lambda x: torch.ops.aten._safe_softmax.default(x, 0), lambda: rand(2, 3, 2) + 100),  # large, not saturated
 ])
 def test_safe_softmax(f: Callable[..., Any], make: Callable[[], torch.Tensor]) -> None:
     d = check(f, make())

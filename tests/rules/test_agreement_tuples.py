@@ -37,6 +37,6 @@ def test_tuple_items_agree(fn: Callable[..., Any], shape: Any) -> None:
     pytest.param(lambda x: torch.nn.functional.cross_entropy(x, torch.tensor([0, 2, 1])), id="cross_entropy"),
 ])
 def test_large_logits_are_stabilised(fn: Callable[..., Any]) -> None:
-    x = rand(3, 3) * 400  # e^x overflows float64 unless the row max is subtracted
+    x = rand(3, 3) + 800  # e^x overflows float64 unless the row max is subtracted (and is not saturated)
     d = check(fn, x)
     assert any(o.symbol == "m" for s in d.steps for o in s.operands)
