@@ -12,6 +12,7 @@ at float32's tolerance, which is all autograd's own reference is good for there.
 """
 from __future__ import annotations
 
+import functools
 import time
 from typing import Any, Callable
 
@@ -22,6 +23,8 @@ from torch import nn
 
 import symbolic_torch as st
 from symbolic_torch.numeric.tolerances import for_dtype
+
+from model_check import Case
 
 transformers = pytest.importorskip("transformers")
 
@@ -128,14 +131,25 @@ MIXED = {"llama", "t5", "vit"}
 # (verification checks those steps, and the end-to-end rows whose path crosses them, at float32's tolerance)
 
 
+def built(name: str) -> tuple[nn.Module, tuple[torch.Tensor, ...], Callable[..., Any], torch.Tensor]:
+    """(model returning logits, inputs, loss, labels) of model ``name``, seeded."""
+    build, keywords, options, data, _ = MODELS[name]
+    torch.manual_seed(0)
+    model = Logits(build().double().eval(), keywords, **options)
+    inputs, labels = data(torch.Generator().manual_seed(0))
+    return model, tuple(inputs), cross_entropy, labels
+
+
+# what scripts/models_tried.py reads
+CASES = [Case(name, "transformers", functools.partial(built, name)) for name in MODELS]
+
+
 class Derived:
     """One model's derivation with the loss, and what is needed to recompute it with autograd."""
 
     def __init__(self, name: str) -> None:
-        build, keywords, options, data, self.compared = MODELS[name]
-        torch.manual_seed(0)
-        self.model = Logits(build().double().eval(), keywords, **options)
-        self.inputs, self.labels = data(torch.Generator().manual_seed(0))
+        self.compared = MODELS[name][4]
+        self.model, self.inputs, _, self.labels = built(name)
         start = time.perf_counter()
         self.d = st.derive(self.model, *self.inputs, loss=cross_entropy, target=self.labels, verify=False)
         self.seconds = time.perf_counter() - start
