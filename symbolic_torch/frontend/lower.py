@@ -144,6 +144,7 @@ class SymbolicInterpreter(fx.Interpreter):
         return None
 
     def _lower(self, n: fx.Node, result: Any) -> None:
+        """Record ``n`` as a step when it computes a floating tensor from differentiable ones."""
         src, item = n, None
         read = self._tuple_read(n)
         if isinstance(read, list):  # a slice of a tuple: still the same op's items
@@ -153,12 +154,7 @@ class SymbolicInterpreter(fx.Interpreter):
         if read is not None:
             src, item = read  # one item of a tuple-valued op: lowered as that op
         module = self.module.get_submodule(str(src.target)) if src.op == "call_module" else None
-        diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
-        if (table.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data")
-                or n.meta.get(NO_GRAD)):
-            diff_in = False  # x.data and results computed under torch.no_grad() are cut off from the graph
-        if module is not None:
-            diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
+        diff_in = self._reads_differentiable(n, src, module)
         if diff_in and item is None and _floating_tuple(result):
             self.tuples[n.name] = (n, list(range(len(result))))  # each item becomes a step where a getitem reads it
             self.differentiable[n.name] = True
@@ -173,6 +169,21 @@ class SymbolicInterpreter(fx.Interpreter):
         if rule is None or (item is not None and not rule.multi_output):
             raise UnsupportedOpError(n.name, describe_target(src),
                                      "" if rule is None else f"rule {rule.name!r} has no formula per tuple item")
+        self._apply(n, src, item, module, rule, result)
+
+    def _reads_differentiable(self, n: fx.Node, src: fx.Node, module: torch.nn.Module | None) -> bool:
+        """Does ``n`` depend differentiably on an input or a parameter?"""
+        diff_in = any(self.differentiable.get(a.name, False) for a in n.all_input_nodes)
+        if (table.is_constant(src.op, src.target) or (src.target is getattr and src.args[1] == "data")
+                or n.meta.get(NO_GRAD)):
+            diff_in = False  # x.data and results computed under torch.no_grad() are cut off from the graph
+        if module is not None:
+            diff_in = diff_in or any(p.requires_grad for p in module.parameters(recurse=True))
+        return diff_in
+
+    def _apply(self, n: fx.Node, src: fx.Node, item: Any, module: torch.nn.Module | None,
+               rule: registry.Rule, result: Any) -> None:
+        """Call ``rule``'s formula builder on the node's arguments and record what it returns."""
         args, kwargs = self.fetch_args_kwargs_from_env(src)
 
         def wrap(v: torch.Tensor, source: fx.Node | None, slot: int) -> TensorArg:
