@@ -9,26 +9,7 @@ import torch
 from torch import nn
 
 import symbolic_torch as st
-
-
-class BasicBlock(nn.Module):
-    """conv3×3 → BN → ReLU → conv3×3 → BN, plus the shortcut (identity, or 1×1 conv → BN), then ReLU."""
-
-    def __init__(self, cin: int, cout: int, stride: int = 1) -> None:
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(cout)
-        self.relu = nn.ReLU(inplace=True)
-        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(cout)
-        self.shortcut = nn.Sequential()
-        if stride != 1 or cin != cout:
-            self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
-        return self.relu(out + self.shortcut(x))
+from examples.resnet import BasicBlock
 
 
 def block(cin: int, cout: int, stride: int, train: bool) -> BasicBlock:
