@@ -20,7 +20,6 @@ import torch
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.element import Element
 from symbolic_torch.numeric.evaluate import evaluate_over
-from symbolic_torch.printing.worked import numeric
 from symbolic_torch.training import formulas as F
 
 INDEX_NAMES = ("i", "j", "k", "l", "p", "q", "r", "s")
@@ -72,16 +71,18 @@ class ParameterUpdate:
         return {k: self.env[F.STATE[k]] for k in F.state_names(self.equations)}
 
     def worked(self, position: Sequence[int] | None = None) -> list[Element]:
-        """Each equation at ``position`` (default: ``self.position``): formula, numbers, value."""
-        from symbolic_torch.training.latex import latex
+        """Each equation at ``position`` (default: ``self.position``): the formula there, its
+        numbers in the formula's own order, and the value the evaluation produced."""
+        from symbolic_torch.training.latex import element_latex
         pos = tuple(self.position if position is None else position)
-        subs = dict(zip(self.indices, map(sp.Integer, pos)))
+        at = dict(zip(self.indices, pos))
         out = []
         for eq in self.equations:
-            lhs, rhs = eq.lhs.xreplace(subs), eq.rhs.xreplace(subs)
-            value = float(self.env[_base(eq.lhs)][pos]) if pos else float(self.env[_base(eq.lhs)])
-            text, terms = numeric(rhs, self.env)
-            out.append(Element(self.name, _base(eq.lhs), pos, value, terms, latex(lhs), latex(rhs), text))
+            name = _base(eq.lhs)
+            value = float(self.env[name][pos]) if pos else float(self.env[name])
+            out.append(Element(self.name, name, pos, value, len(sp.Add.make_args(eq.rhs)),
+                               element_latex(eq.lhs, at), element_latex(eq.rhs, at),
+                               element_latex(eq.rhs, at, self.env)))
         return out
 
 
