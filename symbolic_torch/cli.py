@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--name", default=None, help="file name stem (default: the model's name)")
     d.add_argument("--no-verify", action="store_true", help="skip the comparison with autograd")
     d.add_argument("--no-pdf", action="store_true", help="write the .tex only")
+    t = d.add_argument_group("training walkthrough (writes NAME_train.pdf instead of the handout)")
+    t.add_argument("--train-steps", type=int, default=0, metavar="N", help="run N optimizer iterations")
+    t.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
+    t.add_argument("--lr", type=float, default=None, help="learning rate (default: torch's)")
+    t.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0)")
     return p
 
 
@@ -104,8 +109,10 @@ def run_derive(args: argparse.Namespace) -> int:
     with torch.no_grad():
         out_shape = tuple(model(*inputs).shape)
     loss_cls = LOSSES[args.loss]
-    d = derive(model, *inputs, loss=loss_cls() if loss_cls else None,
-               target=_target(args.loss, args.target, out_shape, dtype), verify=not args.no_verify)
+    target = _target(args.loss, args.target, out_shape, dtype)
+    if args.train_steps:
+        return run_train(args, model, inputs, loss_cls() if loss_cls else None, target)
+    d = derive(model, *inputs, loss=loss_cls() if loss_cls else None, target=target, verify=not args.no_verify)
     for s in d.steps:
         print(f"{s.index + 1:>3}  {s.name:<24} {s.op:<18} {s.forward}")
     if d.report is not None:
@@ -116,11 +123,35 @@ def run_derive(args: argparse.Namespace) -> int:
         e = step.at(args.position)
         print(f"{step.name}{list(e.position)} = {e.value:.6g}  ({e.terms} terms)")
         print(e.latex)
-    stem = args.name or re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", args.model.rpartition(":")[2]).lower()
-    out = Path(args.out) / f"{stem}.pdf"
+    out = Path(args.out) / f"{_stem(args)}.pdf"
     written = d.to_pdf(out, positions=positions, compile=not args.no_pdf)
     print(f"wrote {out.with_suffix('.tex')}" + ("" if args.no_pdf else f" and {written}"))
     return 0 if d.report is None or d.report.ok else 1
+
+
+def _stem(args: argparse.Namespace) -> str:
+    return args.name or re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", args.model.rpartition(":")[2]).lower()
+
+
+def run_train(args: argparse.Namespace, model: Any, inputs: list[torch.Tensor], loss: Any, target: Any) -> int:
+    """``--train-steps N``: the walkthrough of N iterations, written to ``--out/NAME_train.pdf``."""
+    from symbolic_torch.training import train_steps
+    if loss is None:
+        raise SystemExit("--train-steps needs a loss (--loss cross_entropy|nll|mse|bce_with_logits)")
+    hyper = {k: v for k, v in (("lr", args.lr), ("momentum", args.momentum)) if v is not None}
+    try:
+        w = train_steps(model, *inputs, target=target, loss=loss, optimizer=args.optimizer,
+                        steps=args.train_steps, verify=not args.no_verify, seed=args.seed, **hyper)
+    except (TypeError, ValueError) as e:
+        raise SystemExit(f"symbolic-torch: {e}") from None
+    for t, value in enumerate(w.losses, 1):
+        print(f"iteration {t}: loss {value:.10g}")
+    if w.report is not None:
+        print(w.report)
+    out = Path(args.out) / f"{_stem(args)}_train.pdf"
+    written = w.to_pdf(out, compile=not args.no_pdf)
+    print(f"wrote {out.with_suffix('.tex')}" + ("" if args.no_pdf else f" and {written}"))
+    return 0 if w.report is None or w.report.ok else 1
 
 
 def main(argv: Sequence[str] | None = None) -> int:
