@@ -37,5 +37,19 @@ def main(out_dir: str | Path = "paper_output") -> Path:
     return d.to_pdf(Path(out_dir) / "teaching_cnn.pdf")
 
 
+def walkthrough(out_dir: str | Path = "paper_output", steps: int = 3, lr: float = 0.5) -> Path:
+    """Three SGD iterations on the same input, each derived, updated by its formula and checked
+    against torch.optim.SGD; the walkthrough goes to ``out_dir/teaching_cnn_train.pdf``."""
+    torch.manual_seed(0)
+    model = TeachingCNN().double()
+    x = torch.randn(1, 1, 4, 4, dtype=torch.float64)
+    w = st.train_steps(model, x, target=torch.tensor([1]), loss=nn.CrossEntropyLoss(),
+                       optimizer="sgd", lr=lr, steps=steps, strict=True)
+    print("losses:", ", ".join(f"{v:.6f}" for v in w.losses))
+    Path(out_dir).mkdir(parents=True, exist_ok=True)
+    return w.to_pdf(Path(out_dir) / "teaching_cnn_train.pdf")
+
+
 if __name__ == "__main__":
     main()
+    walkthrough()
