@@ -104,3 +104,14 @@ def test_positions_and_worked_elements(mlp_case) -> None:
     assert w.updates["fc2.weight"][0].position == tuple(divmod(int(grad.argmax()), grad.shape[1]))
     with pytest.raises(IndexError, match="valid ranges"):
         st.train_steps(model, *inputs, target=target, loss=loss, steps=1, positions={"fc1.weight": (8, 0)})
+
+
+def test_train_mode_dropout_draws_the_same_mask_as_torch() -> None:
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.ReLU(), torch.nn.Dropout(0.5),
+                                torch.nn.Linear(6, 2)).double().train()
+    x, y = torch.randn(5, 4, dtype=torch.float64), torch.tensor([0, 1, 1, 0, 1])
+    w = st.train_steps(model, x, target=y, loss=torch.nn.CrossEntropyLoss(), optimizer="sgd", lr=0.2,
+                       momentum=0.9, steps=3, seed=7)
+    assert w.report.ok, w.report
+    assert w.report.max_error(3) < 1e-10 and len({round(v, 12) for v in w.losses}) == 3
