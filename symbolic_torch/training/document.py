@@ -107,14 +107,12 @@ def _position(pos: Sequence[int]) -> str:
 
 def _before_after(u: "ParameterUpdate") -> str:
     pos = u.position
-    at = lambda t: fmt(float(t[pos] if pos else t))  # noqa: E731
+    at = lambda t: f"${fmt(float(t[pos] if pos else t))}$"  # noqa: E731
     rows = [[rf"$\theta$ ({text(u.name)})", at(u.before), at(u.after)],
             [r"$\partial L/\partial\theta^{(t-1)}$", at(u.gradient), ""]]
     before = u.state_before
-    for key, after in u.state_after.items():
-        rows.append([text(key), at(before[key]), at(after)])
-    return table(["quantity", "before", "after"], [[c if not c or c.startswith("$") or "\\" in c else f"${c}$" for c in r]
-                                                    for r in rows])
+    rows += [[text(key), at(before[key]), at(after)] for key, after in u.state_after.items()]
+    return table(["quantity", "before", "after"], rows)
 
 
 def _iteration(w: "Walkthrough", it: "Iteration") -> list[str]:

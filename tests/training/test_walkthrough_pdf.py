@@ -59,3 +59,14 @@ def test_cli_train_steps_needs_a_loss(tmp_path: Path) -> None:
     with pytest.raises(SystemExit, match="needs a loss"):
         main(["derive", str(ROOT / "examples" / "mlp.py") + ":MLP", "--input-shape", "3,4",
               "--train-steps", "2", "--out", str(tmp_path), "--no-pdf"])
+
+
+def test_small_numbers_in_the_values_table_are_math(mlp_case) -> None:
+    """Adam's second moment is tiny (1e-6): its cell is printed as math, so the PDF compiles."""
+    model, inputs, target, loss = mlp_case
+    w = st.train_steps(model, *inputs, target=target, loss=loss, optimizer="adam", lr=0.05, steps=1)
+    u = w.updates["fc1.weight"][0]
+    v = float(u.state_after["exp_avg_sq"][u.position])
+    assert v < 1e-3
+    from symbolic_torch.ir.element import fmt
+    assert rf"exp\_avg\_sq & $0$ & ${fmt(v)}$ \\" in w.to_latex()
