@@ -40,10 +40,13 @@ def train_steps(model: torch.nn.Module, *inputs: torch.Tensor, target: Any,
 
         w = train_steps(model, x, target=torch.tensor([1]), loss=nn.CrossEntropyLoss(),
                         optimizer="sgd", lr=0.1, momentum=0.9, steps=3)
-        w.losses, w.report.ok       # ([0.71, 0.64, 0.55], True)
+        w.losses                    # one loss per iteration, before its update
+        w.report.ok                 # True: every number equals torch.optim.SGD's
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"train_steps trains an nn.Module's parameters, not a {type(model).__name__}")
+    if loss is None or target is None:
+        raise ValueError("train_steps needs a loss and its target (the loss is what the optimizer lowers)")
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
@@ -51,21 +54,11 @@ def train_steps(model: torch.nn.Module, *inputs: torch.Tensor, target: Any,
         raise ValueError("the model has no parameter that requires grad: there is nothing to train")
     spec = optimizer_spec(optimizer, hyper, trainable)
     work = copy.deepcopy(model)
-    params = dict(work.named_parameters())
     seeds = [seed + k for k in range(steps)]
-    chosen = {n: _check_position(p, tuple(params[n].shape), f"positions[{n!r}]")
+    chosen = {n: _check_position(p, tuple(trainable[n].shape), f"positions[{n!r}]")
               for n, p in (positions or {}).items() if _known(n, spec)}
-    state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in spec.hyper}
-    iterations = []
-    for t in range(1, steps + 1):
-        with seeded(seeds[t - 1]):
-            d = derive(work, *inputs, loss=loss, target=target, verify=verify)
-        grads = d.gradient_values()
-        updates = {n: _update(spec, n, t, params[n], _gradient(grads, n), state, chosen) for n in spec.hyper}
-        with torch.no_grad():
-            for n, u in updates.items():
-                params[n].copy_(u.after.to(params[n].dtype))
-        iterations.append(Iteration(t, float(d.values[d.outputs[0]]), d, updates))
+    run = _Training(spec, work, chosen)
+    iterations = [run.iterate(t, seeds[t - 1], inputs, target, loss, verify) for t in range(1, steps + 1)]
     w = Walkthrough(spec, iterations, model, inputs, target, loss, seeds)
     if verify:
         w.verify()
@@ -87,14 +80,35 @@ def _gradient(grads: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
     return grads[name]
 
 
-def _update(spec: OptimizerSpec, name: str, t: int, param: torch.Tensor, grad: torch.Tensor,
-            state: dict[str, dict[str, torch.Tensor]], chosen: dict[str, tuple[int, ...]]) -> ParameterUpdate:
-    """Parameter ``name``'s update at step ``t``; the state it leaves replaces ``state[name]``."""
-    if name not in chosen:
-        chosen[name] = default_position(grad)
-    u = apply(name, spec.kind, spec.hyper[name], t, param, grad, state[name], chosen[name])
-    state[name] = u.state_after
-    return u
+class _Training:
+    """The working copy of the model, the optimizer state between iterations, the chosen elements."""
+
+    def __init__(self, spec: OptimizerSpec, work: torch.nn.Module, chosen: dict[str, tuple[int, ...]]) -> None:
+        self.spec, self.chosen = spec, chosen
+        self.params = dict(work.named_parameters())
+        self.work = work
+        self.state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in spec.hyper}
+
+    def iterate(self, t: int, seed: int, inputs: Sequence[torch.Tensor], target: Any,
+                loss: Callable[..., torch.Tensor], verify: bool) -> Iteration:
+        """Iteration ``t``: derive, evaluate every update, write the new weights into the copy."""
+        with seeded(seed):
+            d = derive(self.work, *inputs, loss=loss, target=target, verify=verify)
+        grads = d.gradient_values()
+        updates = {n: self._update(n, t, _gradient(grads, n)) for n in self.spec.hyper}
+        with torch.no_grad():
+            for n, u in updates.items():
+                self.params[n].copy_(u.after.to(self.params[n].dtype))
+        return Iteration(t, float(d.values[d.outputs[0]]), d, updates)
+
+    def _update(self, name: str, t: int, grad: torch.Tensor) -> ParameterUpdate:
+        """Parameter ``name``'s update at step ``t``; the state it leaves replaces the old."""
+        if name not in self.chosen:
+            self.chosen[name] = default_position(grad)
+        u = apply(name, self.spec.kind, self.spec.hyper[name], t, self.params[name], grad,
+                  self.state[name], self.chosen[name])
+        self.state[name] = u.state_after
+        return u
 
 
 def default_position(grad: torch.Tensor) -> tuple[int, ...]:
