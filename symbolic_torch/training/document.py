@@ -89,8 +89,24 @@ def _derivation(it: "Iteration") -> list[str]:
     return out
 
 
-def _update(w: "Walkthrough", u: "ParameterUpdate") -> list[str]:
-    out = [rf"\subsection{{Update of {text(u.name)}}}", rf"\noindent With $t = {u.iteration}$:"]
+def _gradient_formulas(d: Any, name: str) -> list[str]:
+    """Where ∂L/∂θ comes from: the derivation's backward formula of every step reading ``name``."""
+    out = []
+    for step in d.steps:
+        for o in step.operands:
+            if o.source == name and o.key in step.gradients:
+                status = step.status(o.key)
+                out.append(rf"\noindent Its gradient, from step {text(step.name)} ({status}):")
+                if status != "failed":
+                    out.append(display(derivation_symbols(step.gradients[o.key])))
+    return out
+
+
+def _update(w: "Walkthrough", u: "ParameterUpdate", d: Any) -> list[str]:
+    out = [rf"\subsection{{Update of {text(u.name)}}}"]
+    if u.iteration == 1:
+        out += _gradient_formulas(d, u.name)
+    out.append(rf"\noindent With $t = {u.iteration}$:")
     out.append(display(r"\begin{aligned}" + r"\\ ".join(latex(e).replace(" = ", " &= ", 1) for e in u.equations)
                        + r"\end{aligned}"))
     out.append(rf"\noindent At element ${_position(u.position)}$:")
@@ -120,7 +136,7 @@ def _iteration(w: "Walkthrough", it: "Iteration") -> list[str]:
            + rf" (exactly {it.loss!r}).\par"]
     out += _derivation(it)
     for u in it.updates.values():
-        out += _update(w, u)
+        out += _update(w, u, it.derivation)
     return out
 
 
