@@ -9,6 +9,7 @@ import torch
 
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.operand import Operand
+from symbolic_torch.ir.provenance import PYTHON_FUNCTION, PythonFunction
 from symbolic_torch.ir.update import BufferUpdate
 
 if TYPE_CHECKING:
@@ -63,6 +64,18 @@ class Step:
         buffer update (``μ_c ← 0.9 μ_c + 0.1 · …  = [values]``), marked when it failed verification."""
         from symbolic_torch.printing.latex import update_latex
         return self.remarks + tuple(update_latex(u, self.status(u.key)) for u in self.updates)
+
+    @property
+    def python_function(self) -> PythonFunction | None:
+        """The plain Python function of the user's whose code made this step (a custom activation,
+        a loss written as a ``def``/lambda), as the tracer recorded it; None for a module's forward."""
+        d = self.derivation
+        if d is None:
+            return None
+        try:
+            return d.run.node(self.name).meta.get(PYTHON_FUNCTION)
+        except KeyError:
+            return None
 
     def forward_status(self) -> str:
         """``"verified"``, ``"failed"`` or ``"unverified"`` for the forward formula."""
