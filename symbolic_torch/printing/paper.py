@@ -24,6 +24,7 @@ from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.element import fmt
 from symbolic_torch.printing.breaking import align_rows
 from symbolic_torch.printing.latex import SymbolicLatexPrinter
+from symbolic_torch.printing.python_source import step_source
 from symbolic_torch.printing.text import text
 
 if TYPE_CHECKING:
@@ -128,25 +129,19 @@ def _failed_sentence(step: "Step") -> str:
 
 def _source(step: "Step", seen: set[Any] | None) -> list[str]:
     """The user's Python function behind the step, rendered once per document by latexify-py."""
-    fn = step.python_function
-    if fn is None or (seen is not None and fn in seen):
+    found = step_source(step, seen)
+    if found is None:
         return []
-    if seen is not None:
-        seen.add(fn)
-    from symbolic_torch.printing.python_source import python_latex
-    shown = python_latex(fn.code, _name(step, fn))
+    fn, shown = found
     where = text(f"{fn.qualname} ({fn.filename.rsplit('/', 1)[-1]}, line {fn.line})")
     if not shown.ok:
         return [rf"Written in Python as {where}; " + text(shown.note()) + "."]
+    lhs, eq, rhs = shown.latex.partition(" = ")
+    if not eq or r"\begin{array}" in shown.latex:  # latexify's multi-line form sets its own rows
+        return [rf"Written in Python as {where}, which latexify-py renders as",
+                "\\begin{equation*}\n" + shown.latex + "\n\\end{equation*}"]
     return [rf"Written in Python as {where}, which latexify-py renders as",
-            "\\begin{equation*}\n" + shown.latex + "\n\\end{equation*}"]
-
-
-def _name(step: "Step", fn: Any) -> str | None:
-    """A lambda is named after what it is: ``loss`` when it is the run's loss."""
-    run = step.derivation.run if step.derivation is not None else None
-    loss_code = getattr(getattr(run, "loss", None), "__code__", None)
-    return "loss" if loss_code is fn.code else ("f" if fn.is_lambda else None)
+            "\\begin{align*}\n" + align_rows(lhs, rhs, numbered=False) + "\n\\end{align*}"]
 
 
 def _verification(d: "Derivation") -> str:

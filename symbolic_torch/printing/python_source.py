@@ -17,9 +17,13 @@ import linecache
 import textwrap
 from dataclasses import dataclass
 from types import CodeType
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import latexify
+
+if TYPE_CHECKING:
+    from symbolic_torch.ir.provenance import PythonFunction
+    from symbolic_torch.ir.step import Step
 
 # module prefixes latexify strips from calls: ``torch.sigmoid(x)`` → ``\mathrm{sigmoid}(x)``
 PREFIXES = frozenset({"torch", "F", "nn.functional", "torch.nn.functional", "np", "numpy", "math"})
@@ -147,3 +151,17 @@ def _compiled(source: str, name: str) -> Callable[..., Any]:
     scope: dict[str, Any] = {}
     exec(compile(source, filename, "exec"), scope)
     return scope[name] if name in scope else next(v for v in scope.values() if callable(v))
+
+
+def step_source(step: "Step", seen: set[Any] | None = None) -> "tuple[PythonFunction, PythonLatex] | None":
+    """The user's function behind ``step`` and its rendering, or None (no function, or one already
+    in ``seen``: a document shows each function once). A lambda that is the run's loss is ``loss``."""
+    fn = step.python_function
+    if fn is None or (seen is not None and fn in seen):
+        return None
+    if seen is not None:
+        seen.add(fn)
+    run = step.derivation.run if step.derivation is not None else None
+    loss_code = getattr(getattr(run, "loss", None), "__code__", None)
+    name = "loss" if loss_code is fn.code else ("f" if fn.is_lambda else None)
+    return fn, python_latex(fn.code, name)
