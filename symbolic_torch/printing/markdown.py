@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, Iterable
 from tabulate import tabulate
 
 from symbolic_torch.ir.element import fmt
-from symbolic_torch.printing.breaking import rows
+from symbolic_torch.printing.breaking import WIDTH, rows
 from symbolic_torch.printing.latex import latex
 from symbolic_torch.printing.python_source import step_source
 
@@ -37,18 +37,19 @@ def mathjax(tex: str) -> str:
     return re.sub(r"\s*<\s*", r" \\lt ", re.sub(r"\s*>\s*", r" \\gt ", tex)).strip()
 
 
-def aligned(pairs: Iterable[tuple[str, str]]) -> str:
-    """``lhs = rhs`` pairs as one ``aligned``; a long right-hand side continues on further rows.
+def aligned(pairs: Iterable[tuple[str, str]], for_mathjax: bool = True, width: int = WIDTH) -> str:
+    """``lhs = rhs`` pairs as one ``aligned``; a long right-hand side continues on further rows
+    of about ``width`` glyphs (``for_mathjax=False``: plain LaTeX, ``<`` kept).
 
     >>> aligned([("y", "a + b")])
     '\\\\begin{aligned} y &= a + b \\\\end{aligned}'
     """
     out = []
     for lhs, rhs in pairs:
-        body = rows(rhs)
+        body = rows(rhs, width)
         out.append(f"{lhs} &= {body[0]}")
         out += [rf"&\quad {r}" for r in body[1:]]
-    return r"\begin{aligned} " + r" \\ ".join(mathjax(r) for r in out) + r" \end{aligned}"
+    return r"\begin{aligned} " + r" \\ ".join(mathjax(r) if for_mathjax else r for r in out) + r" \end{aligned}"
 
 
 def display(tex: str) -> str:
