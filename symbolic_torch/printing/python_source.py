@@ -155,13 +155,15 @@ def _compiled(source: str, name: str) -> Callable[..., Any]:
 
 def step_source(step: "Step", seen: set[Any] | None = None) -> "tuple[PythonFunction, PythonLatex] | None":
     """The user's function behind ``step`` and its rendering, or None (no function, or one already
-    in ``seen``: a document shows each function once). A lambda that is the run's loss is ``loss``."""
+    in ``seen``: a document shows each function once). A lambda is named ``loss`` when it is the
+    run's loss, else ``f``."""
     fn = step.python_function
     if fn is None or (seen is not None and fn in seen):
         return None
     if seen is not None:
         seen.add(fn)
-    run = step.derivation.run if step.derivation is not None else None
-    loss_code = getattr(getattr(run, "loss", None), "__code__", None)
-    name = "loss" if loss_code is fn.code else ("f" if fn.is_lambda else None)
+    name = None
+    if fn.is_lambda:  # a lambda has no name of its own
+        run = step.derivation.run if step.derivation is not None else None
+        name = "loss" if getattr(getattr(run, "loss", None), "__code__", None) is fn.code else "f"
     return fn, python_latex(fn.code, name)
