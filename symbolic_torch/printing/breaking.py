@@ -13,8 +13,8 @@ import re
 
 WIDTH = 52  # glyphs per row: fits an 11pt article's text width with room for the left side
 MAX_TERMS = 12
-_OPEN = re.compile(r"\\left(?![a-zA-Z])|\\begin\{")
-_CLOSE = re.compile(r"\\right(?![a-zA-Z])|\\end\{")
+_OPEN = re.compile(r"\\left(?![a-zA-Z])|\\begin\{[^}]*\}")
+_CLOSE = re.compile(r"\\right(?![a-zA-Z])|\\end\{[^}]*\}")
 
 
 def glyphs(latex: str) -> int:
