@@ -142,7 +142,8 @@ def _model_name(d: "Derivation") -> str:
 def math_segments(markdown: str) -> list[tuple[str, str]]:
     """Every math segment of ``markdown``: ``("display", tex)`` and ``("inline", tex)``."""
     out: list[tuple[str, str]] = []
-    rest = re.sub(r"\n\$\$\n(.*?)\n\$\$\n", lambda m: out.append(("display", m.group(1))) or "\n", markdown, flags=re.S)
+    rest = re.sub(r"(?:^|\n)\$\$\n(.*?)\n\$\$(?=\n|$)", lambda m: out.append(("display", m.group(1))) or "\n",
+                  markdown, flags=re.S)
     rest = re.sub(r"`[^`\n]*`", "", rest)  # code spans hold no math
     out += [("inline", m.group(1)) for m in re.finditer(r"(?<![\\$])\$([^$\n]+?)\$(?!\$)", rest)]
     return out
