@@ -15,10 +15,9 @@ from types import FrameType
 
 import torch
 
-import symbolic_torch
 from symbolic_torch.ir.provenance import PythonFunction
 
-_PACKAGE = Path(symbolic_torch.__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 _LIBRARY = tuple({str(Path(p).resolve()) + os.sep for p in (
     Path(torch.__file__).parent, _PACKAGE, _PACKAGE / "rules",
     *(sysconfig.get_paths()[k] for k in ("stdlib", "platstdlib", "purelib", "platlib")))})
