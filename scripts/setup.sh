@@ -11,7 +11,8 @@ PYTHON="$(st_python)"
 "$PYTHON" -m pip install torch==2.13.0
 
 # TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts) and poppler for the PDF tests.
-if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
+if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kpsewhich lmodern.sty >/dev/null 2>&1 \
+        || ! kpsewhich beamer.cls >/dev/null 2>&1; then  # beamer: the slides (texlive-latex-recommended)
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends \

@@ -16,6 +16,8 @@ import torch.fx as fx
 
 from symbolic_torch.errors import CaptureError
 from symbolic_torch.frontend import table
+from symbolic_torch.frontend.provenance import calling_function
+from symbolic_torch.ir.provenance import PYTHON_FUNCTION
 from symbolic_torch.numeric.rng import rng_state
 
 NO_GRAD = "symbolic_torch_no_grad"  # node.meta key: computed under torch.no_grad() in the model
@@ -44,6 +46,10 @@ class Tracer(fx.Tracer):
         node = super().create_node(kind, target, args, kwargs, name, type_expr)
         if not torch.is_grad_enabled():  # traced inside ``with torch.no_grad():``: its result is a constant
             node.meta[NO_GRAD] = True
+        if kind != "placeholder":
+            fn = calling_function()
+            if fn is not None:  # written in a plain Python function of the user's (a custom activation)
+                node.meta[PYTHON_FUNCTION] = fn
         return node
 
     def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple[Any, ...],

@@ -40,7 +40,7 @@ def check_gradients(fn_cls: type, *inputs: Any, order: int = 1, atol: float = GR
     """Compare ``fn_cls.backward`` with the gradient derived from ``fn_cls.forward`` (no exception)."""
     start = time.monotonic()
     cf = CustomFunction.build(fn_cls, inputs)
-    result = GradientCheck(fn_cls.__name__, order=order)
+    result = GradientCheck(fn_cls.__name__, order=order, forward=fn_cls.forward)
     gen = torch.Generator().manual_seed(seed)
     grads = [torch.randn(s, generator=gen, dtype=torch.float64) for s in cf.out_shapes]
     xs = [cf.args[k] for k in cf.differentiable]

@@ -71,6 +71,28 @@ def _coverage(check: "GradientCheck") -> str:
             f"{check.branch_points} point(s) placed on the uncovered side of branch conditions); {how}.")
 
 
+def source(check: "GradientCheck") -> str:
+    """The Function's forward as latexify-py renders it (``ctx`` and its bookkeeping dropped),
+    or why latexify-py cannot."""
+    if check.forward is None:
+        return ""
+    from symbolic_torch.printing.python_source import python_latex
+    params = getattr(getattr(check.forward, "__code__", None), "co_varnames", ())[:1]
+    shown = python_latex(check.forward, check.function, drop_ctx=params == ("ctx",))
+    return f"forward, rendered by latexify-py:  {shown.latex}" if shown.ok else shown.note()
+
+
+def _derived_lines(check: "GradientCheck") -> list[str]:
+    """One element of each derived gradient, shown beside the forward's source."""
+    elements = check.truth.elements if check.truth is not None else None
+    lines = []
+    for name, arr in (elements or {}).items():
+        if arr.size:
+            pos = (0,) * arr.ndim
+            lines.append(f"derived ∂L/∂{_element(name, pos)} = {formula(arr[pos])}")
+    return lines
+
+
 def render(check: "GradientCheck") -> str:
     """The failure message, or the summary of a passing check."""
     if check.problems:
@@ -81,7 +103,7 @@ def render(check: "GradientCheck") -> str:
         one = len(check.mismatches) == 1
         head = (f"symbolic gradient check of {check.function} failed{order}: the "
                 f"{'gradient of input' if one else 'gradients of inputs'} {names} {'is' if one else 'are'} wrong.")
-        lines = [head, ""]
+        lines = [head, ""] + ([source(check), ""] if check.forward is not None else [])
         for m in check.mismatches[:3]:
             lines += _block(check, m) + [""]
         return "\n".join(lines + [_coverage(check)])
@@ -100,4 +122,6 @@ def render(check: "GradientCheck") -> str:
         parts.append("no derived formula; compared with autograd through the forward")
     if check.user is not None and check.user.elements is None:
         parts.append(f"your backward {check.user.note}")
-    return f"{check.function}: gradients match" + (f" ({'; '.join(parts)})" if parts else "") + ". " + _coverage(check)
+    summary = f"{check.function}: gradients match" + (f" ({'; '.join(parts)})" if parts else "") + ". " + _coverage(check)
+    shown = [source(check)] if check.forward is not None else []
+    return "\n".join([summary, *(f"  {line}" for line in shown + _derived_lines(check))])

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import sympy as sp
 import torch
@@ -45,6 +46,7 @@ class GradientCheck:
     problems: list[str] = field(default_factory=list)
     mismatches: list[Mismatch] = field(default_factory=list)
     order: int = 1
+    forward: Any = None  # the Function's forward, whose source the report shows (latexify-py)
 
     @property
     def ok(self) -> bool:

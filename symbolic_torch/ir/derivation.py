@@ -86,10 +86,38 @@ class Derivation:
         self.report = verify(self, atol=atol, rtol=rtol)
         return self.report
 
-    def to_latex(self, **settings: Any) -> str:
-        """The whole derivation as a LaTeX fragment (no preamble)."""
+    def to_latex(self, style: str = "default", **settings: Any) -> str:
+        """The whole derivation as a LaTeX fragment (no preamble).
+
+        ``style="paper"``: numbered ``align``s with long formulas broken across rows, compiling
+        when ``\\input`` into an ``article`` with only amsmath and amssymb (settings ``macros``,
+        ``worked``, ``label_prefix``; see ``symbolic_torch.printing.paper``).
+        """
+        if style == "paper":
+            from symbolic_torch.printing.paper import paper_latex
+            return paper_latex(self, **settings)
+        if style != "default":
+            raise ValueError(f"unknown LaTeX style {style!r}; use 'default' or 'paper'")
         from symbolic_torch.printing.latex import derivation_latex
         return derivation_latex(self, **settings)
+
+    def to_beamer(self, path: str | Any = "paper_output/slides.pdf", **settings: Any) -> Any:
+        """Write and compile a Beamer deck (a title frame, one frame per step); returns the PDF path."""
+        from symbolic_torch.printing.beamer import write_beamer
+        return write_beamer(self, path, **settings)
+
+    def to_markdown(self, **settings: Any) -> str:
+        """The derivation as Markdown with ``$…$``/``$$…$$`` math that GitHub renders."""
+        from symbolic_torch.printing.markdown import derivation_markdown
+        return derivation_markdown(self, **settings)
+
+    def _repr_latex_(self) -> str:
+        from symbolic_torch.printing.notebook import derivation_latex_repr
+        return derivation_latex_repr(self)
+
+    def _repr_html_(self) -> str:
+        from symbolic_torch.printing.notebook import derivation_html
+        return derivation_html(self)
 
     def to_pdf(self, path: str | Any = "paper_output/derivation.pdf", **settings: Any) -> Any:
         """Write ``path`` (.tex beside it) with a section per step; returns the PDF path."""

@@ -48,3 +48,11 @@ class Element:
 
     def __str__(self) -> str:
         return self.latex
+
+    def _repr_latex_(self) -> str:
+        from symbolic_torch.printing.notebook import element_latex_repr
+        return element_latex_repr(self)
+
+    def _repr_html_(self) -> str:
+        from symbolic_torch.printing.notebook import element_html
+        return element_html(self)

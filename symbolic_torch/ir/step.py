@@ -2,13 +2,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import sympy as sp
 import torch
 
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.operand import Operand
+from symbolic_torch.ir.provenance import PYTHON_FUNCTION, PythonFunction
 from symbolic_torch.ir.update import BufferUpdate
 
 if TYPE_CHECKING:
@@ -64,6 +65,18 @@ class Step:
         from symbolic_torch.printing.latex import update_latex
         return self.remarks + tuple(update_latex(u, self.status(u.key)) for u in self.updates)
 
+    @property
+    def python_function(self) -> PythonFunction | None:
+        """The plain Python function of the user's whose code made this step (a custom activation,
+        a loss written as a ``def``/lambda), as the tracer recorded it; None for a module's forward."""
+        d = self.derivation
+        if d is None:
+            return None
+        try:
+            return d.run.node(self.name).meta.get(PYTHON_FUNCTION)
+        except KeyError:
+            return None
+
     def forward_status(self) -> str:
         """``"verified"``, ``"failed"`` or ``"unverified"`` for the forward formula."""
         return self.status("forward")
@@ -89,6 +102,30 @@ class Step:
             if adj is not None:
                 env[S.ADJOINT] = adj
         return env
+
+    def to_latex(self, style: str = "default", **settings: Any) -> str:
+        """The step's formulas as LaTeX: one ``aligned`` (default), or ``style="paper"``: a
+        ``\\paragraph`` and a numbered ``align`` (see ``symbolic_torch.printing.paper``)."""
+        if style == "paper":
+            from symbolic_torch.printing.paper import step_paper_latex
+            return step_paper_latex(self, **settings)
+        if style != "default":
+            raise ValueError(f"unknown LaTeX style {style!r}; use 'default' or 'paper'")
+        from symbolic_torch.printing.latex import latex
+        return latex(self, **settings)
+
+    def to_markdown(self, **settings: Any) -> str:
+        """The step as Markdown with math GitHub renders (``symbolic_torch.printing.markdown``)."""
+        from symbolic_torch.printing.markdown import step_markdown
+        return step_markdown(self, **settings)
+
+    def _repr_latex_(self) -> str:
+        from symbolic_torch.printing.notebook import step_latex_repr
+        return step_latex_repr(self)
+
+    def _repr_html_(self) -> str:
+        from symbolic_torch.printing.notebook import step_html
+        return step_html(self)
 
     def __repr__(self) -> str:
         return f"Step({self.index}: {self.name} = {self.op}, out {list(self.out_shape)})"
