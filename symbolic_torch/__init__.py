@@ -20,11 +20,14 @@ _LAZY = {
     "Derivation": ("symbolic_torch.ir.derivation", "Derivation"),
     "Step": ("symbolic_torch.ir.derivation", "Step"),
     "latex": ("symbolic_torch.printing.latex", "latex"),
+    "load": ("symbolic_torch.io.archive", "load"),
     "errors": ("symbolic_torch.errors", None),
     "CaptureError": ("symbolic_torch.errors", "CaptureError"),
     "UnsupportedOpError": ("symbolic_torch.errors", "UnsupportedOpError"),
     "VerificationError": ("symbolic_torch.errors", "VerificationError"),
     "NothingDifferentiableError": ("symbolic_torch.errors", "NothingDifferentiableError"),
+    "FormatError": ("symbolic_torch.errors", "FormatError"),
+    "LiveModelError": ("symbolic_torch.errors", "LiveModelError"),
 }
 
 __all__ = list(_LAZY)
@@ -32,10 +35,11 @@ __all__ = list(_LAZY)
 if TYPE_CHECKING:
     from symbolic_torch import errors
     from symbolic_torch.pipeline import derive
-    from symbolic_torch.errors import (CaptureError, NothingDifferentiableError, UnsupportedOpError,
-                                       VerificationError)
+    from symbolic_torch.errors import (CaptureError, FormatError, LiveModelError, NothingDifferentiableError,
+                                       UnsupportedOpError, VerificationError)
     from symbolic_torch.ir.derivation import Derivation, Step
     from symbolic_torch.printing.latex import latex
+    from symbolic_torch.io.archive import load
 
 
 def __getattr__(name: str) -> Any:
