@@ -1,0 +1,1 @@
+"""Analyses read from a derivation: activation log, graph export (JSON, Graphviz)."""
