@@ -1,7 +1,7 @@
 """The derivation's graph drawn with Graphviz: ``Derivation.to_dot()`` / ``to_svg(path)``.
 
 Drawn from ``to_json``'s nodes and edges (untimed), so picture and data agree: a box per step
-(fx name, op, module path, output shape, parameter count), an ellipse per model input, an edge
+(fx name, op, module path, output shape, parameter count), an ellipse per model input (by its argument name), an edge
 per tensor read, labelled with its shape. A step whose formula failed verification is red;
 the model's outputs have a double border.
 
@@ -31,7 +31,7 @@ def shape_text(shape: list[int]) -> str:
 
 def _label(node: dict[str, Any]) -> str:
     if node["kind"] == "input":
-        return f"{node['id']}\n{shape_text(node['output']['shape'])} {node['output']['dtype']}"
+        return f"{node['argument']}\n{shape_text(node['output']['shape'])} {node['output']['dtype']}"
     lines = [node["id"], node["op"] + (f"  ({node['module_path']})" if node["module_path"] else ""),
              shape_text(node["output"]["shape"])]
     if node["params"]:
