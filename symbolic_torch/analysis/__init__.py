@@ -1,0 +1,7 @@
+"""Analyses that read a Derivation: operation counts (``counting``), the per-step summary
+(``summary``), gradient flow (``flow``) and model comparison (``comparison``).
+
+They read the formulas and shapes a derivation already holds; the summary never evaluates a
+gradient. Conventions: 1 MAC = one multiply–add; FLOPs = 2 × MACs, as torch.utils.flop_counter
+counts (see ``counting``).
+"""
