@@ -41,7 +41,9 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, note
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
           "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-          "×": r"$\times$", "–": "--", "²": r"$^2$", "≥": r"$\geq$", "≤": r"$\leq$", "Σ": r"$\Sigma$"}
+          "×": r"$\times$", "–": "--", "²": r"$^2$", "≥": r"$\geq$", "≤": r"$\leq$", "Σ": r"$\Sigma$",
+          "‖": r"$\|$", "∂": r"$\partial$", "θ": r"$\theta$", "σ": r"$\sigma$", "√": r"$\surd$",
+          "′": "'", "→": r"$\to$"}
 
 
 def latex_text(s: str) -> str:
