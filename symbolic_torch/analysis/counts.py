@@ -1,32 +1,34 @@
-"""Parameters and MACs per step, for the graph export.
+"""Parameters and MACs per step, for the graph export, as ``analysis.counting`` counts them.
 
-Parameters are read from the step's operands: ``params(step)`` counts the elements of the
-parameters a step reads (an LSTM's weights count at every time step that reads them);
-``total_params()`` counts each parameter of the run once (tied names once). MACs come from the
-formula counter ``symbolic_torch.analysis.counting`` (``step_macs``) where that module is
-installed; without it they are None ("not counted"), never a guess.
+``params(step)`` counts the elements of the model parameters a step reads (frozen ones too, as
+torchinfo does; an LSTM's weights count at every time step that reads them); ``total_params()``
+counts each parameter of the model once (tied names once). MACs are ``counting.step_macs``: read
+off the forward formula, so a loaded derivation (no model, no graph module) counts the same.
 
 >>> import torch, symbolic_torch as st
 >>> d = st.derive(torch.nn.Linear(3, 2).double(), torch.ones(1, 3, dtype=torch.float64), verify=False)
->>> Counter(d).total_params()
-8
+>>> c = Counter(d)
+>>> c.total_params(), c.params(d[0]), c.macs(d[0])
+(8, 8, 6)
 """
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING
+
+from symbolic_torch.analysis.counting import step_macs
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation
     from symbolic_torch.ir.step import Step
 
 
-def _macs_counter() -> Callable[["Step"], int] | None:
-    try:
-        module = importlib.import_module("symbolic_torch.analysis.counting")
-    except ImportError:
-        return None
-    return getattr(module, "step_macs", None)
+def parameter_names(d: "Derivation") -> list[str]:
+    """Every name of every model parameter, frozen and tied ones included (a loaded derivation
+    keeps the list it was saved with)."""
+    gm = getattr(d.run, "gm", None)
+    if gm is not None:
+        return [n for n, _ in gm.named_parameters(remove_duplicate=False)]
+    return list(getattr(d.run, "parameters", d.param_names))
 
 
 class Counter:
@@ -34,24 +36,23 @@ class Counter:
 
     def __init__(self, d: "Derivation") -> None:
         self.d = d
-        self._tied = {n: names[0] for names in d.chain.tied for n in names}
-        self._params = set(d.param_names) | set(self._tied)
-        self._step_macs = _macs_counter()
+        self.names = parameter_names(d)
+        self._known = set(self.names)
+        self._first = {n: names[0] for names in d.chain.tied for n in names}
 
     def params(self, step: "Step") -> int:
         """Elements of the parameters ``step`` reads (each operand once)."""
-        return sum(o.value.numel() for o in step.operands if o.source in self._params)
+        return sum(o.value.numel() for o in step.operands if o.source in self._known)
 
     def total_params(self) -> int:
-        """Elements of every parameter of the run, each tensor once (tied names once)."""
-        seen = {self._tied.get(n, n) for n in self.d.param_names}
+        """Elements of every parameter of the model, each tensor once (tied names once)."""
+        seen = {self._first.get(n, n) for n in self.names}
         return sum(self.d.values[n].numel() for n in seen if n in self.d.values)
 
-    def macs(self, step: "Step") -> Any:
-        """Multiply–adds of the step's forward formula, or None where no counter is installed."""
-        return None if self._step_macs is None else int(self._step_macs(step))
+    def macs(self, step: "Step") -> int:
+        """Multiply–adds of the step's forward formula (1 multiply–add = 1 MAC)."""
+        return step_macs(step)
 
-    def flops(self, step: "Step") -> Any:
-        """2 × ``macs`` (None likewise)."""
-        m = self.macs(step)
-        return None if m is None else 2 * m
+    def flops(self, step: "Step") -> int:
+        """2 × ``macs``, as ``torch.utils.flop_counter`` counts."""
+        return 2 * self.macs(step)

@@ -30,7 +30,7 @@ def decode(doc: Mapping[str, Any], tensors: Tensors, source: Path | None = None)
     run = SavedRun(tuple(values.get(p) for p in doc["placeholders"]), seeds, tuple(doc["outputs"]),
                    dict(doc["differentiable"]),
                    {k: _need(tensors, key, f"buffer {k!r}") for k, key in doc["buffers"].items()},
-                   list(doc["placeholders"]), values, doc.get("model"), doc.get("loss"))
+                   list(doc["placeholders"]), values, doc.get("model"), doc.get("loss"), list(doc["parameters"]))
     d = LoadedDerivation(steps, values, chain(steps, seeds, doc["tied"]), dict(doc["inputs"]),
                          list(doc["param_names"]), fetch(tensors, doc["seed"], "the seed"),
                          bool(doc["has_loss"]), doc["capture_method"], run)  # type: ignore[arg-type]

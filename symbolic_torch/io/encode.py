@@ -53,7 +53,7 @@ def encode(d: "Derivation", evidence: bool = True) -> tuple[dict[str, Any], Tens
         "model": _name(run.model), "loss": _name(run.loss) if run.loss is not None else None,
         "capture_method": d.capture_method, "has_loss": bool(d.has_loss),
         "inputs": dict(d.inputs), "placeholders": list(run.placeholders),
-        "param_names": list(d.param_names), "outputs": list(d.outputs),
+        "param_names": list(d.param_names), "parameters": _parameters(run), "outputs": list(d.outputs),
         "values": values,
         "seed": store.add_optional(d.seed),
         "seeds": {k: store.add(v) for k, v in run.seeds.items()},
@@ -65,6 +65,13 @@ def encode(d: "Derivation", evidence: bool = True) -> tuple[dict[str, Any], Tens
         "evidence": _evidence(d, store) if evidence and d.report is not None else None,
     }
     return doc, store
+
+
+def _parameters(run: Any) -> list[str]:
+    """Every name of every model parameter (frozen and tied ones too), for parameter counts."""
+    if run.gm is None:
+        return list(run.parameters)
+    return [n for n, _ in run.gm.named_parameters(remove_duplicate=False)]
 
 
 def _name(obj: Any) -> str:

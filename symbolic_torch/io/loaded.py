@@ -33,6 +33,7 @@ class SavedRun:
     env: Mapping[str, Any] = field(default_factory=dict)
     model_name: str | None = None
     loss_name: str | None = None
+    parameters: list[str] = field(default_factory=list)  # every parameter name (frozen, tied too)
     gm: None = None
     model: None = None
     loss: None = None

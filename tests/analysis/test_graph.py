@@ -10,6 +10,7 @@ import sympy as sp
 import torch
 
 import symbolic_torch as st
+from symbolic_torch.analysis.counting import step_macs, step_params
 from symbolic_torch.io.srepr import loads
 
 from conftest import MODELS
@@ -61,12 +62,21 @@ def test_parameter_counts_equal_the_models(zoo: dict, graphs: dict, name: str) -
         module = dict(model.named_modules()).get(n["module_path"])
         if module is not None and n["op"] != "recurrent":
             assert n["params"] == sum(p.numel() for p in module.parameters(recurse=False))
+    for s in zoo[name][1].steps:
+        assert steps_of(g)[s.name]["params"] == step_params(s) and steps_of(g)[s.name]["macs"] == step_macs(s)
+
+
+def steps_of(g: dict) -> dict[str, dict]:
+    return {n["id"]: n for n in g["nodes"] if n["kind"] == "step"}
 
 
 def test_tiny_cnn_figures(graphs: dict) -> None:
     steps = {n["id"]: n for n in graphs["tiny_cnn"]["nodes"]}
     assert steps["conv1"]["params"] == 4 * 1 * 3 * 3 + 4 and steps["fc"]["params"] == 36 * 10 + 10
     assert steps["conv1"]["param_names"] == ["conv1.weight", "conv1.bias"]
+    assert (steps["conv1"]["macs"], steps["fc"]["macs"], steps["relu"]["macs"]) == (4 * 6 * 6 * 9, 36 * 10, 0)
+    assert steps["conv1"]["flops"] == 2 * 4 * 6 * 6 * 9
+    assert graphs["tiny_cnn"]["totals"]["macs"] == sum(n["macs"] for n in steps.values() if n["kind"] == "step")
     assert steps["x"]["kind"] == "input" and steps["x"]["output"]["shape"] == [1, 1, 8, 8]
     assert steps["conv1"]["memory"] == {"output_bytes": 4 * 36 * 8, "grad_bytes": 4 * 36 * 8, "param_bytes": 40 * 8}
 
