@@ -2,20 +2,20 @@
 
 ``params(step)`` counts the elements of the model parameters a step reads (frozen ones too, as
 torchinfo does; an LSTM's weights count at every time step that reads them); ``total_params()``
-counts each parameter of the model once (tied names once). MACs are ``counting.step_macs``: read
+counts each parameter of the model once (tied names once). MACs are ``counting.step_cost``'s: read
 off the forward formula, so a loaded derivation (no model, no graph module) counts the same.
 
 >>> import torch, symbolic_torch as st
 >>> d = st.derive(torch.nn.Linear(3, 2).double(), torch.ones(1, 3, dtype=torch.float64), verify=False)
 >>> c = Counter(d)
->>> c.total_params(), c.params(d[0]), c.macs(d[0])
+>>> c.total_params(), c.params(d[0]), c.cost(d[0]).macs
 (8, 8, 6)
 """
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from symbolic_torch.analysis.counting import step_macs
+from symbolic_torch.analysis.counting import Cost, step_cost
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation
@@ -49,10 +49,6 @@ class Counter:
         seen = {self._first.get(n, n) for n in self.names}
         return sum(self.d.values[n].numel() for n in seen if n in self.d.values)
 
-    def macs(self, step: "Step") -> int:
-        """Multiply–adds of the step's forward formula (1 multiply–add = 1 MAC)."""
-        return step_macs(step)
-
-    def flops(self, step: "Step") -> int:
-        """2 × ``macs``, as ``torch.utils.flop_counter`` counts."""
-        return 2 * self.macs(step)
+    def cost(self, step: "Step") -> Cost:
+        """MACs (1 multiply–add = 1 MAC), FLOPs (2 × MACs) and other ops of the step's forward formula."""
+        return step_cost(step)

@@ -4,7 +4,7 @@ Nodes are the steps (one per fx node with a formula) and the model's inputs; an 
 the node that produced a tensor to each step that reads it, labelled with the operand and its
 shape. Parameters, buffers and constants are not nodes: each step lists the ones it reads. Per
 step: op, module path, input and output shapes and dtypes, parameter count, MACs (where
-counted), measured forward time (``analysis.timing``), memory, the forward and gradient
+counted: MACs and other ops), measured forward time (``analysis.timing``), memory, the forward and gradient
 formulas (LaTeX and ``srepr``) with their verification status.
 
 >>> import torch, symbolic_torch as st
@@ -32,8 +32,9 @@ VERSION = 1
 TIME_NOTE = ("median wall-clock seconds of the node's own forward call on the run's inputs (torch.no_grad, "
              "after one warm-up pass); interpreter overhead and symbolic work not included")
 MAC_NOTE = "one multiply–add = 1 MAC; FLOPs = 2 × MACs (as torch.utils.flop_counter counts)"
-MEMORY_NOTE = ("bytes: output_bytes = the step's output tensor; grad_bytes = its adjoint in the output's dtype "
-               "(0 where no adjoint reaches it); param_bytes = the parameters the step reads")
+MEMORY_NOTE = ("bytes: output_bytes = the step's output tensor; grad_bytes = the gradients its backward writes "
+               "(one per differentiable operand, as symbolic_torch.summary counts); param_bytes = the parameters "
+               "the step reads")
 
 
 def graph_json(d: "Derivation", timing: bool = True, repeats: int = 5) -> dict[str, Any]:
@@ -122,16 +123,17 @@ def _step_node(d: "Derivation", step: "Step", producers: dict[str, str], inputs:
              for o, role in roles if role in ("activation", "input")]
     out = d.values[step.output]
     params = [o for o, role in roles if role == "parameter"]
-    grad = step.grad
+    cost = counter.cost(step)
     node = {
         "id": step.name, "kind": "step", "index": step.index, "op": step.op, "op_latex": step.op_latex,
         "target": step.target, "module_path": step.module_path,
         "inputs": [_operand_doc(o, role) for o, role in roles],
         "output": {"shape": list(step.out_shape), "dtype": dtype_name(out.dtype)},
         "param_names": [o.source for o in params], "params": counter.params(step),
-        "macs": counter.macs(step), "flops": counter.flops(step), "time_s": seconds,
+        "macs": cost.macs, "flops": cost.flops, "ops": cost.ops, "time_s": seconds,
         "memory": {"output_bytes": out.numel() * out.element_size(),
-                   "grad_bytes": 0 if grad is None else out.numel() * out.element_size(),
+                   "grad_bytes": sum(o.value.numel() * o.value.element_size() for o in step.operands
+                                     if o.differentiable),
                    "param_bytes": sum(o.value.numel() * o.value.element_size() for o in params)},
         "formulas": _formulas(step), "notes": list(step.notes), "status": _status(step),
     }

@@ -78,7 +78,27 @@ def test_tiny_cnn_figures(graphs: dict) -> None:
     assert steps["conv1"]["flops"] == 2 * 4 * 6 * 6 * 9
     assert graphs["tiny_cnn"]["totals"]["macs"] == sum(n["macs"] for n in steps.values() if n["kind"] == "step")
     assert steps["x"]["kind"] == "input" and steps["x"]["output"]["shape"] == [1, 1, 8, 8]
-    assert steps["conv1"]["memory"] == {"output_bytes": 4 * 36 * 8, "grad_bytes": 4 * 36 * 8, "param_bytes": 40 * 8}
+    assert steps["conv1"]["memory"] == {"output_bytes": 4 * 36 * 8, "grad_bytes": (64 + 36 + 4) * 8, "param_bytes": 40 * 8}
+
+
+@pytest.mark.parametrize("name", ["tiny_cnn", "lstm"])
+def test_node_figures_agree_with_the_summary(zoo: dict, graphs: dict, name: str) -> None:
+    from symbolic_torch.analysis.summary import summarize
+    rows = summarize(zoo[name][1]).rows
+    nodes = [n for n in graphs[name]["nodes"] if n["kind"] == "step"]
+    assert [(r.macs, r.flops, r.ops, r.activation_bytes, r.grad_bytes) for r in rows] == \
+        [(n["macs"], n["flops"], n["ops"], n["memory"]["output_bytes"], n["memory"]["grad_bytes"]) for n in nodes]
+    assert graphs[name]["totals"]["params"] == summarize(zoo[name][1]).total_params
+
+
+def test_a_forward_only_derivation_exports_without_gradients() -> None:
+    torch.manual_seed(0)
+    d = st.derive(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.ReLU()).double(),
+                  torch.ones(2, 3, dtype=torch.float64), verify=False, differentiate=False)
+    g = d.to_json(repeats=1)
+    jsonschema.Draft202012Validator(SCHEMA).validate(g)
+    assert [n["macs"] for n in g["nodes"] if n["kind"] == "step"] == [2 * 4 * 3, 0]
+    assert g["verification"] is None and all(n["formulas"]["gradients"] == {} for n in g["nodes"][1:])
 
 
 def test_every_step_is_timed_and_timing_leaves_the_run_alone(zoo: dict, graphs: dict) -> None:
