@@ -13,7 +13,7 @@ import symbolic_torch as st
 from symbolic_torch.analysis.counting import step_macs, step_params
 from symbolic_torch.io.srepr import loads
 
-from conftest import MODELS
+from derived_zoo import MODELS, Zoo
 
 SCHEMA = json.loads((Path(__file__).resolve().parents[2] / "docs" / "graph.schema.json").read_text())
 
@@ -64,6 +64,11 @@ def test_parameter_counts_equal_the_models(zoo: dict, graphs: dict, name: str) -
             assert n["params"] == sum(p.numel() for p in module.parameters(recurse=False))
     for s in zoo[name][1].steps:
         assert steps_of(g)[s.name]["params"] == step_params(s) and steps_of(g)[s.name]["macs"] == step_macs(s)
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Zoo:
+    return Zoo()
 
 
 def steps_of(g: dict) -> dict[str, dict]:

@@ -6,6 +6,12 @@ import torch
 from torch import nn
 
 import symbolic_torch as st
+from derived_zoo import Zoo
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Zoo:
+    return Zoo()
 
 
 def _autograd_output_grads(model: nn.Module, x: torch.Tensor, loss: nn.Module, target: torch.Tensor,

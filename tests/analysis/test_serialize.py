@@ -16,9 +16,14 @@ import symbolic_torch as st
 from symbolic_torch.io.archive import JSON_NAME
 from symbolic_torch.io.loaded import LoadedDerivation
 
-from conftest import MODELS
+from derived_zoo import MODELS, Zoo
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
+
+
+@pytest.fixture(scope="module")
+def zoo() -> Zoo:
+    return Zoo()
 
 
 def _saved(zoo: dict, name: str, tmp_path: Path, **kw: object) -> tuple[st.Derivation, LoadedDerivation, Path]:

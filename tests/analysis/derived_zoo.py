@@ -1,12 +1,15 @@
-"""Small derived models for the analysis and storage tests, each derived (and verified) once."""
+"""Small derived models for the graph, log and storage tests, each derived (and verified) once per
+session (``derived`` is cached). Not a conftest.py: tests/rules imports its own conftest by name."""
 from __future__ import annotations
 
-import pytest
+from functools import lru_cache
+
 import torch
 from torch import nn
 
 import symbolic_torch as st
 from examples.mlp import MLP
+from examples.tiny_cnn import TinyCNN
 
 
 class ConvBN(nn.Module):
@@ -47,9 +50,14 @@ class Recurrent(nn.Module):
         return self.fc(out[:, -1])
 
 
-def _derive(name: str) -> tuple[nn.Module, st.Derivation]:
+@lru_cache(maxsize=None)
+def derived(name: str) -> tuple[nn.Module, st.Derivation]:
+    """(model, derivation) for one of ``MODELS``; ``tiny_cnn`` is the README's quick start."""
     torch.manual_seed(0)
     f64 = torch.float64
+    if name == "tiny_cnn":
+        m = TinyCNN().double()
+        return m, st.derive(m, torch.randn(1, 1, 8, 8, dtype=f64), loss=nn.CrossEntropyLoss(), target=torch.tensor([1]))
     if name == "mlp":
         m = MLP().double()
         return m, st.derive(m, torch.randn(3, 4, dtype=f64), loss=nn.MSELoss(), target=torch.randn(3, 2, dtype=f64))
@@ -64,13 +72,12 @@ def _derive(name: str) -> tuple[nn.Module, st.Derivation]:
     return m, st.derive(m, torch.randn(2, 2, 3, dtype=f64), loss=nn.MSELoss(), target=torch.randn(2, 2, dtype=f64))
 
 
-@pytest.fixture(scope="session")
-def zoo(tiny: st.Derivation) -> dict[str, tuple[nn.Module | None, st.Derivation]]:
-    """name → (model, derivation): TinyCNN, MLP, conv–BatchNorm (train), max pooling, LSTM."""
-    out: dict[str, tuple[nn.Module | None, st.Derivation]] = {"tiny_cnn": (tiny.run.model, tiny)}
-    for name in ("mlp", "bn", "pool", "lstm"):
-        out[name] = _derive(name)
-    return out
-
-
 MODELS = ["tiny_cnn", "mlp", "bn", "pool", "lstm"]
+
+
+class Zoo(dict):
+    """name → (model, derivation), derived on first use."""
+
+    def __missing__(self, name: str) -> tuple[nn.Module, st.Derivation]:
+        self[name] = derived(name)
+        return self[name]
