@@ -77,6 +77,15 @@ def test_loaded_verify_rechecks_every_row(zoo: dict, name: str, tmp_path: Path) 
     assert keys(rep.step_rows) == keys(d.report.step_rows) and keys(rep.rows) == keys(d.report.rows)
 
 
+def test_a_loaded_derivation_saves_again_unchanged(zoo: dict, tmp_path: Path) -> None:
+    _, e, path = _saved(zoo, "bn", tmp_path)
+    again = st.load(e.save(tmp_path / "again.zip"))
+    first = json.loads((path / JSON_NAME).read_text())
+    second = json.loads(zipfile.ZipFile(tmp_path / "again.zip").read(JSON_NAME))
+    assert first == second and first["model"] == "ConvBN" and first["loss"] == "CrossEntropyLoss"
+    assert again.verify().ok and torch.equal(again["bn"].value, e["bn"].value)
+
+
 def test_buffer_updates_round_trip(zoo: dict, tmp_path: Path) -> None:
     d, e, _ = _saved(zoo, "bn", tmp_path)
     (ua,), (ub,) = d["bn"].updates[:1], e["bn"].updates[:1]
