@@ -96,7 +96,24 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--optimizer", choices=["sgd", "adam", "adamw"], default="sgd")
     t.add_argument("--lr", type=float, default=None, help="learning rate (default: torch's)")
     t.add_argument("--momentum", type=float, default=None, help="SGD momentum (default 0)")
+    d.add_argument("--save", action="store_true", help="also save the derivation as NAME.zip (docs/format.md)")
+    d.add_argument("--json", action="store_true", help="also write the graph as NAME.json (docs/schema.md)")
+    d.add_argument("--svg", action="store_true", help="also draw the graph as NAME.svg (Graphviz)")
     return p
+
+
+def _write_exports(d: Any, args: argparse.Namespace, stem: str) -> None:
+    """The files --save, --json and --svg ask for, beside the handout."""
+    import json
+    out = Path(args.out)
+    if args.save:
+        print(f"wrote {d.save(out / f'{stem}.zip')}")
+    if args.json:
+        path = out / f"{stem}.json"
+        path.write_text(json.dumps(d.to_json(), indent=1, ensure_ascii=False, allow_nan=False), encoding="utf-8")
+        print(f"wrote {path}")
+    if args.svg:
+        print(f"wrote {d.to_svg(out / f'{stem}.svg')}")
 
 
 def run_derive(args: argparse.Namespace) -> int:
@@ -123,9 +140,11 @@ def run_derive(args: argparse.Namespace) -> int:
         e = step.at(args.position)
         print(f"{step.name}{list(e.position)} = {e.value:.6g}  ({e.terms} terms)")
         print(e.latex)
-    out = Path(args.out) / f"{_stem(args)}.pdf"
+    stem = _stem(args)
+    out = Path(args.out) / f"{stem}.pdf"
     written = d.to_pdf(out, positions=positions, compile=not args.no_pdf)
     print(f"wrote {out.with_suffix('.tex')}" + ("" if args.no_pdf else f" and {written}"))
+    _write_exports(d, args, stem)
     return 0 if d.report is None or d.report.ok else 1
 
 

@@ -43,3 +43,18 @@ def test_cli_reports_unsupported_op(tmp_path: Path, capsys: pytest.CaptureFixtur
     err = capsys.readouterr().err
     assert "UnsupportedOpError" in err and "eigvalsh" in err
     assert not (tmp_path / "f.tex").exists()
+
+
+def test_cli_saves_the_derivation_and_exports_the_graph(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    import symbolic_torch as st
+    rc = main(["derive", str(ROOT / "examples" / "mlp.py") + ":MLP", "--input-shape", "3,4",
+               "--out", str(tmp_path), "--no-pdf", "--save", "--json", "--svg"])
+    assert rc == 0
+    loaded = st.load(tmp_path / "mlp.zip")
+    graph = json.loads((tmp_path / "mlp.json").read_text())
+    assert [n["id"] for n in graph["nodes"] if n["kind"] == "step"] == [s.name for s in loaded.steps]
+    assert graph["totals"]["params"] == 4 * 8 + 8 + 8 * 2 + 2 and loaded.verify().ok
+    assert "<title>fc1</title>" in (tmp_path / "mlp.svg").read_text()
+    assert "wrote " + str(tmp_path / "mlp.svg") in capsys.readouterr().out
