@@ -43,17 +43,24 @@ class Attributes:
     def tuple(self, name: str, default: Any) -> tuple[Any, ...]:
         """Setting ``name`` as one value per spatial dim (``stride=2`` → ``(2, 2)`` in 2-D)."""
         v = self.values.get(name, default)
-        if v is None:
-            v = default
-        n = self.spatial or 1
-        if isinstance(v, (list, tuple)):
-            return tuple(v) if len(v) == n else tuple(v) * (n // max(len(v), 1))
-        return (v,) * n
+        return per_dim(default if v is None else v, self.spatial or 1)
+
+
+def per_dim(value: Any, n: int) -> tuple[Any, ...]:
+    """A setting given once or per dim as ``n`` values: ``per_dim(2, 2)`` → ``(2, 2)``."""
+    if isinstance(value, (list, tuple)):
+        return tuple(value) if len(value) == n else tuple(value) * (n // max(len(value), 1))
+    return (value,) * n
 
 
 def family(op: str) -> str:
     """The op family of a rule name: ``conv_fn`` → ``conv``, ``avg_pool3d_fn`` → ``avg_pool``."""
     return re.sub(r"(\dd)?(_fn|_aten)$", "", op)
+
+
+def is_loss(fam: str) -> bool:
+    """Is the op family a loss (``mse_loss``, ``cross_entropy``, ``bce_with_logits`` …)?"""
+    return "loss" in fam or fam in ("cross_entropy", "bce_with_logits", "binary_cross_entropy", "kl_div")
 
 
 def op_attributes(step: "Step") -> Attributes:
