@@ -149,7 +149,7 @@ def _loss(step: "Step", a: Attributes) -> str:
     mean = mean_divisor(step)
     if mean is not None:
         n = mean[0]
-        return what + (f", averaged over the N = {n} terms (reduction 'mean')." if n.is_Integer
+        return what + (f", averaged over the N = {_plural(int(n), 'term')} (reduction 'mean')." if n.is_Integer
                        else ", averaged by the sum of the class weights (reduction 'mean').")
     return what + (", summed (reduction 'sum')." if a.get("reduction") == "sum" else ".")
 
