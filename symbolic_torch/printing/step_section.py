@@ -42,6 +42,10 @@ def _position(pos: Sequence[int]) -> str:
     return "(" + ", ".join(map(str, pos)) + ")"
 
 
+def _element(pos: Sequence[int]) -> str:
+    return f"output element {_position(pos)}" if len(pos) else "the output (a scalar)"
+
+
 def step_section(doc: Document, step: "Step", spec: PositionSpec | None = None) -> None:
     """Append ``step``'s section to ``doc``; ``spec`` chooses its worked elements."""
     with doc.create(Section(text(f"{step.name} ({step.op})"))):
@@ -89,7 +93,7 @@ def _backward(doc: Document, step: "Step") -> None:
 def _worked(doc: Document, step: "Step", spec: PositionSpec | None) -> None:
     choice = choose(step, spec)
     with doc.create(Subsection("Worked example", numbering=False)):
-        doc.append(NoEscape(r"\noindent " + text(f"Forward, output element {_position(choice.forward)}:")))
+        doc.append(NoEscape(r"\noindent " + text(f"Forward, {_element(choice.forward)}:")))
         doc.append(display(element_math(forward_element(step, choice.forward))))
         if choice.key is None or choice.backward is None:
             return
