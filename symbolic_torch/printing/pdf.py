@@ -133,7 +133,7 @@ def write_pdf(d: "Derivation", path: str | os.PathLike[str], title: str | None =
     if latexmk is None or shutil.which("pdflatex") is None:
         raise RenderError(f"wrote {tex}, but latexmk/pdflatex are not installed; install TeX "
                           "(Debian: apt-get install texlive-latex-base texlive-latex-recommended "
-                          "texlive-latex-extra latexmk) or compile the .tex yourself")
+                          "texlive-latex-extra texlive-pictures latexmk) or compile the .tex yourself")
     with tempfile.TemporaryDirectory() as work:
         src = Path(work) / tex.name
         shutil.copyfile(tex, src)
