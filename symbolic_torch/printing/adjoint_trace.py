@@ -91,7 +91,7 @@ def trace(step: "Step", position: Position) -> TracedAdjoint:
         for o in later.operands:
             contrib = d.chain.contributions.get((later.name, o.key))
             if o.source == step.output and contrib is not None:
-                sources.append(Source(later.name, o.key, o.symbol, float(contrib[position])))
+                sources.append(Source(later.name, o.key, o.symbol, float(contrib[position]) + 0.0))  # no -0
     adj = d.adjoints.get(step.output)
-    value = float(adj[position]) if adj is not None else 0.0
+    value = float(adj[position]) + 0.0 if adj is not None else 0.0
     return TracedAdjoint(position, value, tuple(sources))

@@ -17,6 +17,7 @@ from symbolic_torch.ir.element import fmt
 from symbolic_torch.printing.adjoint_trace import adjoint_reads, trace
 from symbolic_torch.printing.formulas import forward_element, forward_latex
 from symbolic_torch.printing.latex import label_latex, latex, status_text
+from symbolic_torch.printing.line_breaks import break_rows
 from symbolic_torch.printing.sentences import sentence
 from symbolic_torch.printing.sizes import size_lines
 from symbolic_torch.printing.text import text
@@ -33,8 +34,10 @@ def display(math: str) -> NoEscape:
 
 
 def element_math(e: Any) -> str:
-    """A worked element as three aligned lines: formula, numbers, value."""
-    return (r"\begin{aligned}" + e.lhs_latex + " &= " + e.formula_latex + r"\\ &= " + e.numbers_latex
+    """A worked element as aligned lines: formula, numbers (broken into rows when long), value."""
+    formula = r"\\ &\quad ".join(break_rows(e.formula_latex))
+    numbers = r"\\ &\quad ".join(break_rows(e.numbers_latex))
+    return (r"\begin{aligned}" + e.lhs_latex + " &= " + formula + r"\\ &= " + numbers
             + r"\\ &= " + fmt(e.value) + r"\end{aligned}")
 
 

@@ -132,3 +132,12 @@ def test_resnet18_handout(tmp_path: Path) -> None:
     assert re.search(r"ḡ[\d,]+ = \S+ = \S+ \(∂L/∂x of layer1_0_conv1\) \+ \S+ \(∂L/∂v of add\)", text)
     assert "Adaptive average pooling" in text and "averaged over the N = 2 terms" in text
     assert pages(pdf) <= 90 and ink(pdf, 1, tmp_path) > 0.01
+
+
+def test_long_worked_lines_still_compile(tmp_path: Path) -> None:
+    """An attention element's numbers run to thousands of characters: broken into rows (or noted),
+    never a box TeX cannot measure."""
+    q = torch.randn(1, 2, 3, 4, dtype=torch.float64)
+    d = st.derive(lambda q: torch.nn.functional.scaled_dot_product_attention(q, q, q).sum(), q)
+    text = read_back(d.to_pdf(tmp_path / "sdpa.pdf"))
+    assert f"= {_number(d.steps[0].at(choose(d.steps[0]).forward).value)}" in text
