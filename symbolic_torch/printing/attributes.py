@@ -20,7 +20,7 @@ from torch.fx.operator_schemas import normalize_function
 if TYPE_CHECKING:
     from symbolic_torch.ir.step import Step
 
-_SKIP = {"training", "inplace"}
+_SKIP = {"inplace"}
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class Attributes:
         """The setting ``name`` (``default`` when the call did not have it)."""
         return self.values.get(name, default)
 
-    def tuple(self, name: str, default: Any) -> tuple[Any, ...]:
+    def each_dim(self, name: str, default: Any) -> tuple[Any, ...]:
         """Setting ``name`` as one value per spatial dim (``stride=2`` → ``(2, 2)`` in 2-D)."""
         v = self.values.get(name, default)
         return per_dim(default if v is None else v, self.spatial or 1)

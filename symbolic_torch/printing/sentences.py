@@ -57,23 +57,23 @@ def _conv(step: "Step", a: Attributes) -> str:
     n, groups = len(w) - 2, a.get("groups", 1)
     bias = any(o.key == "bias" for o in step.operands)
     s = (f"A {n}-D convolution: each output element is {'the bias plus ' if bias else ''}a weighted sum over "
-         f"{_plural(w[1], 'input channel')} and a {_sizes(w[2:])} window, stride {_setting(a.tuple('stride', 1))}, "
+         f"{_plural(w[1], 'input channel')} and a {_sizes(w[2:])} window, stride {_setting(a.each_dim('stride', 1))}, "
          f"padding {_padding(a)}")
-    if any(d != 1 for d in a.tuple("dilation", 1)):
-        s += f", dilation {_setting(a.tuple('dilation', 1))}"
+    if any(d != 1 for d in a.each_dim("dilation", 1)):
+        s += f", dilation {_setting(a.each_dim('dilation', 1))}"
     return s + (f", in {groups} groups of channels." if groups != 1 else ".")
 
 
 def _padding(a: Attributes) -> str:
     pad = a.get("padding", 0)
-    return f"'{pad}'" if isinstance(pad, str) else _setting(a.tuple("padding", 0))
+    return f"'{pad}'" if isinstance(pad, str) else _setting(a.each_dim("padding", 0))
 
 
 def _conv_transpose(step: "Step", a: Attributes) -> str:
     w = step.operand("weight").shape
     return (f"A {len(w) - 2}-D transposed convolution: each input element adds a weighted copy of the "
-            f"{_sizes(w[2:])} kernel into the output, stride {_setting(a.tuple('stride', 1))}, padding "
-            f"{_setting(a.tuple('padding', 0))}; each output element sums what lands on it"
+            f"{_sizes(w[2:])} kernel into the output, stride {_setting(a.each_dim('stride', 1))}, padding "
+            f"{_setting(a.each_dim('padding', 0))}; each output element sums what lands on it"
             + (", plus the bias." if any(o.key == "bias" for o in step.operands) else "."))
 
 
@@ -86,11 +86,11 @@ def _linear(step: "Step", a: Attributes) -> str:
 
 def _pool(kind: str) -> Sentence:
     def say(step: "Step", a: Attributes) -> str:
-        k = a.tuple("kernel_size", 1)
-        stride = a.tuple("stride", 1) if a.get("stride") not in (None, [], ()) else k
+        k = a.each_dim("kernel_size", 1)
+        stride = a.each_dim("stride", 1) if a.get("stride") not in (None, [], ()) else k
         what = {"max": "the largest input", "avg": "the mean of the inputs", "lp": "the p-norm of the inputs"}[kind]
         return (f"{kind.capitalize() if kind != 'avg' else 'Average'} pooling: each output element is {what} in "
-                f"its {_sizes(k)} window of one channel, stride {_setting(stride)}, padding {_setting(a.tuple('padding', 0))}.")
+                f"its {_sizes(k)} window of one channel, stride {_setting(stride)}, padding {_setting(a.each_dim('padding', 0))}.")
     return say
 
 

@@ -76,9 +76,9 @@ def _window(step: "Step", attrs: Attributes, kernel: Sequence[int], dilation: bo
         if pad == "same":
             return [rf"{nm}{OUT} = {nm} = {h}\ \text{{(padding `same')}}" for nm, h in zip(names, xs)]
         pad = 0
-    stride = attrs.tuple("stride", 1) if attrs.get("stride") not in (None, [], ()) else tuple(kernel)
+    stride = attrs.each_dim("stride", 1) if attrs.get("stride") not in (None, [], ()) else tuple(kernel)
     pads = per_dim(pad, n)
-    dil = attrs.tuple("dilation", 1) if dilation else (None,) * n
+    dil = attrs.each_dim("dilation", 1) if dilation else (None,) * n
     ceil = bool(attrs.get("ceil_mode", False))
     lines = [window_line(nm, h, k, s, p, d, ceil, o)
              for nm, h, k, s, p, d, o in zip(names, xs, kernel, stride, pads, dil, ys)]
@@ -91,7 +91,7 @@ def _conv(step: "Step", attrs: Attributes) -> list[str]:
 
 
 def _pool(step: "Step", attrs: Attributes) -> list[str]:
-    kernel = attrs.tuple("kernel_size", 1)
+    kernel = attrs.each_dim("kernel_size", 1)
     return _window(step, attrs, kernel, dilation=attrs.family == "max_pool")
 
 
@@ -99,8 +99,8 @@ def _conv_transpose(step: "Step", attrs: Attributes) -> list[str]:
     xs, ys, names = _spatial(step, attrs)
     kernel = step.operand("weight").shape[2:]
     lines = []
-    for nm, h, k, s, p, d, op, o in zip(names, xs, kernel, attrs.tuple("stride", 1), attrs.tuple("padding", 0),
-                                       attrs.tuple("dilation", 1), attrs.tuple("output_padding", 0), ys):
+    for nm, h, k, s, p, d, op, o in zip(names, xs, kernel, attrs.each_dim("stride", 1), attrs.each_dim("padding", 0),
+                                       attrs.each_dim("dilation", 1), attrs.each_dim("output_padding", 0), ys):
         if (h - 1) * s - 2 * p + d * (k - 1) + op + 1 != o:
             return []
         lines.append(rf"{nm}{OUT} = ({nm} - 1)\,S - 2P + D\,(K - 1) + P_{{\mathrm{{out}}}} + 1"

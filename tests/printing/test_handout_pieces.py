@@ -179,3 +179,22 @@ def test_notation_lists_the_index_letters(tiny: st.Derivation) -> None:
     assert index_letters(tiny) == ["c", "i", "j", "k", "l", "n", "o", "p", "q"]
     text = notation_latex(tiny)
     assert r"$n$ & the sample in the batch \\" in text and "Iverson" in text and "terms" in text
+
+
+def test_sentences_for_normalization_pooling_and_transposed_conv() -> None:
+    net = nn.Sequential(nn.ConvTranspose2d(2, 3, 3, stride=2, padding=1), nn.BatchNorm2d(3), nn.AdaptiveAvgPool2d(2)).double()
+    x = torch.randn(2, 2, 3, 3, dtype=torch.float64)
+    train = st.derive(net.train(), x, verify=False)
+    assert sentence(train.steps[0]) == ("A 2-D transposed convolution: each input element adds a weighted copy of the "
+                                        "3×3 kernel into the output, stride 2, padding 1; each output element sums "
+                                        "what lands on it, plus the bias.")
+    assert "mean and variance of this batch" in sentence(train.steps[1])
+    assert sentence(train.steps[2]) == ("Adaptive average pooling: each output element is the mean of its channel over "
+                                        "one of 2×2 regions that tile the 5×5 input.")
+    assert size_lines(train.steps[0])[0].endswith(r"= (3 - 1) \cdot 2 - 2 \cdot 1 + 1 \cdot (3 - 1) + 0 + 1 = 5")
+    evaluated = st.derive(net.eval(), x, verify=False)
+    assert "running mean and variance (evaluation mode)" in sentence(evaluated.steps[1])
+    w = torch.ones(3, dtype=torch.float64, requires_grad=True)
+    fn = st.derive(lambda x: F.batch_norm(x, None, None, w, training=True), torch.randn(4, 3, dtype=torch.float64),
+                   verify=False)
+    assert "mean and variance of this batch" in sentence(fn.steps[0])
