@@ -48,6 +48,8 @@ class Edge:
 
 @dataclass(frozen=True)
 class Graph:
+    """Nodes in topological order (the run's order) and the edges between them."""
+
     nodes: tuple[Node, ...]
     edges: tuple[Edge, ...]
 
