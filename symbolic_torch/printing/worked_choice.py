@@ -84,6 +84,9 @@ def choose(step: "Step", spec: PositionSpec | None = None) -> WorkedChoice:
         {"forward": spec} if spec is not None else {})
     d = step.derivation
     keys = [k for k in chosen if k != "forward"]
+    if keys and keys[0] not in step.gradients:
+        raise KeyError(f"positions for step {step.name!r}: it has no gradient {keys[0]!r}; "
+                       f"it has {list(step.gradients)} (and 'forward' for the output element)")
     key = gradient_key(step, keys[0] if keys else None)
     if "forward" in chosen:
         fwd = tuple(int(p) for p in chosen["forward"])

@@ -145,6 +145,8 @@ def test_positions_choose_the_elements(tiny: st.Derivation) -> None:
     assert spec_for(tiny["relu"], (0, 1, 2, 3)) == (0, 1, 2, 3)
     assert spec_for(tiny["fc"], (0, 1, 2, 3)) is None  # one position for all: only where it fits
     assert spec_for(tiny["relu"], {"conv1": (0, 0, 0, 0)}) is None
+    with pytest.raises(KeyError, match="no gradient 'wieght'.*'weight'"):
+        choose(tiny["conv1"], {"wieght": (0, 0, 0, 0)})
 
 
 def test_trace_sums_what_each_reader_added() -> None:
