@@ -166,6 +166,33 @@ def _cat(step: "Step", a: Attributes) -> str:
             f"after another, {' + '.join(map(str, sizes))} = {sum(sizes)} along that dim; nothing is computed.")
 
 
+def _norm(kind: str, over: str) -> Sentence:
+    def say(step: "Step", a: Attributes) -> str:
+        affine = any(o.key == "weight" for o in step.operands)
+        return (f"{kind}: each element minus the mean, divided by the standard deviation (ε = {a.get('eps', 1e-5)}), "
+                f"both taken over {over}" + (", then scaled by γ and shifted by β." if affine else "."))
+    return say
+
+
+def _dropout(step: "Step", a: Attributes) -> str:
+    p = a.get("p", 0.5)
+    if not a.get("training", True) or not any(o.key != "input" for o in step.operands):
+        return "Dropout in evaluation mode: the identity, each element passed through unchanged."
+    return (f"Dropout: each element is zeroed with probability {p} or kept and scaled by 1/(1 − p); the run's "
+            "random mask is replayed and shown as a constant.")
+
+
+def _embedding(step: "Step", a: Attributes) -> str:
+    w = step.operand("weight").shape
+    return (f"An embedding lookup: each index picks one row of the {w[0]}×{w[1]} weight table; the indices are "
+            "constants, so only the rows that were picked get a gradient.")
+
+
+def _permute(step: "Step", a: Attributes) -> str:
+    return (f"A transpose/permutation of dims: the same numbers, {_sizes(step.operand('input').shape)} read as "
+            f"{_sizes(step.out_shape)}; nothing is computed, so ḡ is permuted back.")
+
+
 def _activation(step: "Step", a: Attributes) -> str:
     return f"An elementwise activation, {ACTIVATIONS[a.family]}: each output element depends only on the input element at the same position."
 
@@ -190,7 +217,11 @@ _TABLE: dict[str, Sentence] = {
     "adaptive_avg_pool": _adaptive, "adaptive_max_pool": _adaptive, "batch_norm": _batch_norm,
     "softmax": _softmax, "log_softmax": _softmax, "reshape": _reshape,
     **{k: _arith for k in ARITHMETIC}, **{k: _reduce for k in ("sum", "mean", "amax", "amin", "max", "min", "prod", "logsumexp")},
-    "cat": _cat,
+    "cat": _cat, "embedding": _embedding, "permute": _permute, "transpose_attr": _permute,
+    "layer_norm": _norm("Layer normalization", "the last dims of each sample"),
+    "group_norm": _norm("Group normalization", "each group of channels of each sample"),
+    "instance_norm": _norm("Instance normalization", "each channel of each sample"),
+    **{k: _dropout for k in ("dropout", "dropout1d", "dropout2d", "dropout3d")},
     **{k: _activation for k in ACTIVATIONS},
 }
 

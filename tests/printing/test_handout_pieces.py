@@ -200,3 +200,13 @@ def test_sentences_for_normalization_pooling_and_transposed_conv() -> None:
     fn = st.derive(lambda x: F.batch_norm(x, None, None, w, training=True), torch.randn(4, 3, dtype=torch.float64),
                    verify=False)
     assert "mean and variance of this batch" in sentence(fn.steps[0])
+
+
+def test_sentences_for_embedding_layer_norm_dropout() -> None:
+    m = nn.Sequential(nn.Embedding(5, 4), nn.LayerNorm(4), nn.Dropout(0.25)).double()
+    x = torch.tensor([[1, 2, 3]])
+    train = st.derive(m.train(), x, verify=False)
+    assert sentence(train.steps[0]).startswith("An embedding lookup: each index picks one row of the 5×4 weight table")
+    assert sentence(train.steps[1]).startswith("Layer normalization: each element minus the mean")
+    assert sentence(train.steps[2]).startswith("Dropout: each element is zeroed with probability 0.25")
+    assert sentence(st.derive(m.eval(), x, verify=False).steps[2]).startswith("Dropout in evaluation mode")
