@@ -10,14 +10,16 @@ PYTHON="$(st_python)"
 # torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.
 "$PYTHON" -m pip install torch==2.13.0
 
-# TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts; beamer for the slides, in
-# texlive-latex-recommended), poppler for the PDF tests, Graphviz (dot) for to_svg.
+# TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts, TikZ for the graph; beamer for the
+# slides, in texlive-latex-recommended), poppler for the PDF tests, Graphviz (dot) for to_svg.
 if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! command -v dot >/dev/null \
-        || ! kpsewhich lmodern.sty >/dev/null 2>&1 || ! kpsewhich beamer.cls >/dev/null 2>&1; then
+        || ! kpsewhich lmodern.sty >/dev/null 2>&1 || ! kpsewhich beamer.cls >/dev/null 2>&1 \
+        || ! kpsewhich tikz.sty >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends \
-        texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils lmodern graphviz
+        texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures latexmk \
+        poppler-utils lmodern graphviz
 fi
 
 "$PYTHON" -m pip install -e ".[dev]"

@@ -120,7 +120,8 @@ class Derivation:
         return derivation_html(self)
 
     def to_pdf(self, path: str | Any = "paper_output/derivation.pdf", **settings: Any) -> Any:
-        """Write ``path`` (.tex beside it) with a section per step; returns the PDF path."""
+        """Write the handout ``path`` (.tex beside it): graph, model table, a section per step,
+        notation appendix; ``positions=`` chooses the worked elements. Returns the PDF path."""
         from symbolic_torch.printing.pdf import write_pdf
         return write_pdf(self, path, **settings)
 

@@ -1,9 +1,13 @@
 """PDF handout: a PyLaTeX document compiled with latexmk.
 
-One section per step: operands, forward formula, derived backward formulas
-(with their verification status), a worked forward element and a worked
-backward element with the run's numbers. The ``.tex`` is always written
-(atomically); the PDF appears only when latexmk succeeds, never half-written.
+The first page: the run, the computation graph (TikZ, shapes on the edges) and the model
+summary table. Then one section per step (``step_section``: what the op does, forward and
+output-size formulas, derived gradients, worked forward and backward elements with their
+adjoints traced, the verification line), the verification table, and a notation appendix.
+The ``.tex`` is always written (atomically); the PDF appears only when latexmk succeeds,
+never half-written.
+
+>>> d.to_pdf("paper_output/tiny_cnn.pdf", positions={"conv1": (0, 0, 4, 4)})   # doctest: +SKIP
 """
 from __future__ import annotations
 
@@ -14,58 +18,59 @@ import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
-from pylatex import Command, Document, Package, Section, Subsection, Tabular
-from pylatex.utils import NoEscape, bold
+from pylatex import Command, Document, Package, Section, Tabular
+from pylatex.utils import NoEscape
 
 from symbolic_torch.errors import SymbolicTorchError
-from symbolic_torch.printing.latex import latex, status_text
+from symbolic_torch.ir.element import fmt
+from symbolic_torch.printing import graph_tikz, model_table
+from symbolic_torch.printing.graph_layout import model_graph
+from symbolic_torch.printing.notation import notation_latex
+from symbolic_torch.printing.step_section import display, element_math, step_section
 from symbolic_torch.printing.text import text
+from symbolic_torch.printing.worked_choice import middle as default_position
+from symbolic_torch.printing.worked_choice import spec_for
 
 if TYPE_CHECKING:
-    from symbolic_torch.ir.derivation import Derivation, Step
+    from symbolic_torch.ir.derivation import Derivation
+
+__all__ = ["RenderError", "build_document", "write_pdf", "display", "element_math", "default_position"]
+
+Positions = Mapping[str, Any] | Sequence[int] | None
 
 
 class RenderError(SymbolicTorchError):
     """The PDF could not be produced (the .tex was written; the message says where)."""
 
 
-def default_position(shape: Sequence[int]) -> tuple[int, ...]:
-    """The middle element of a tensor: a representative worked example."""
-    return tuple(n // 2 for n in shape)
-
-
-def display(math: str) -> NoEscape:
-    """Display math scaled down to the line width when it is too wide."""
-    return NoEscape(r"\par\noindent\begin{adjustbox}{max width=\linewidth}$\displaystyle " + math
-                    + r"$\end{adjustbox}\par\medskip")
-
-
-def element_math(e: Any) -> str:
-    return (r"\begin{aligned}" + e.lhs_latex + " &= " + e.formula_latex + r"\\ &= " + e.numbers_latex
-            + r"\\ &= " + _num(e.value) + r"\end{aligned}")
-
-
-def _num(v: float) -> str:
-    from symbolic_torch.printing.worked import fmt
-    return fmt(v)
-
-
-def build_document(d: "Derivation", title: str = "Derivation",
-                   positions: Mapping[str, Sequence[int]] | None = None) -> Document:
-    """The PyLaTeX document for ``d`` (not compiled)."""
+def build_document(d: "Derivation", title: str = "Derivation", positions: Positions = None) -> Document:
+    """The PyLaTeX document for ``d`` (not compiled). ``positions``: the worked elements, a dict
+    by step name or module path (an output position, or ``{"forward": …, "weight": …}``), or one
+    output position for every step it fits; by default, elements that matter (``worked_choice``)."""
     doc = Document(documentclass="article", geometry_options={"margin": "2cm"},
                    document_options=["11pt"], lmodern=True, fontenc="T1")
-    for pkg in ("amsmath", "amssymb", "adjustbox", "booktabs"):
+    packages = ("amsmath", "amssymb", "adjustbox", "booktabs", *graph_tikz.PACKAGES, *model_table.PACKAGES)
+    for pkg in dict.fromkeys(packages):
         doc.packages.append(Package(pkg))
     doc.preamble.append(Command("title", text(title)))
     doc.preamble.append(Command("author", "symbolic_torch"))
     doc.preamble.append(Command("date", NoEscape(r"\today")))
     doc.append(NoEscape(r"\maketitle"))
     _summary(doc, d)
+    _model(doc, d)
     for step in d.steps:
-        _step_section(doc, step, (positions or {}).get(step.name))
+        step_section(doc, step, spec_for(step, positions))
     _verification(doc, d)
+    doc.append(NoEscape(r"\appendix\section{Notation}" + "\n" + notation_latex(d)))
     return doc
+
+
+def _model(doc: "Document", d: "Derivation") -> None:
+    """The computation graph (scaled to the page) and the model summary table."""
+    doc.append(NoEscape(r"\par\medskip\noindent\textbf{The computation graph} (tensor shapes on the edges):"
+                        r"\par\smallskip" + "\n" + graph_tikz.graph_tikz(model_graph(d), r"0.62\textheight")))
+    doc.append(NoEscape(r"\par\medskip\noindent\textbf{The model}, one row per step (parameters: elements of the "
+                        r"model's parameters the step reads):" + "\n" + model_table.summary_table(d)))
 
 
 def _summary(doc: Document, d: "Derivation") -> None:
@@ -91,52 +96,9 @@ def _summary(doc: Document, d: "Derivation") -> None:
 def _tensor_math(t: Any, limit: int = 8) -> str:
     """A tensor's values as a LaTeX list, the first ``limit`` of them and the count."""
     flat = t.detach().reshape(-1).tolist()
-    shown = ", ".join(_num(v) for v in flat[:limit])
+    shown = ", ".join(fmt(v) for v in flat[:limit])
     more = rf", \ldots\ ({len(flat)}\ \text{{values}})" if len(flat) > limit else ""
     return rf"\left[{shown}{more}\right]"
-
-
-def _step_section(doc: Document, step: "Step", position: Sequence[int] | None) -> None:
-    with doc.create(Section(text(f"{step.name} ({step.op})"))):
-        doc.append(text(f"Target: {step.target}. Output shape {tuple(step.out_shape)}."))
-        doc.append(NoEscape(r"\par\medskip"))
-        with doc.create(Tabular("lll", booktabs=True)) as t:
-            t.add_row(("symbol", "tensor", "shape"))
-            t.add_hline()
-            for o in step.operands:
-                t.add_row((NoEscape(f"${latex(o.base)}$"), text(f"{o.key} = {o.source or 'constant'}"),
-                           "x".join(map(str, o.shape)) or "scalar"))
-        with doc.create(Subsection("Forward", numbering=False)):
-            doc.append(display(latex(step.forward)))
-        with doc.create(Subsection("Backward (derived)", numbering=False)):
-            if not step.gradients:
-                doc.append("No differentiable inputs.")
-            for key, eq in step.gradients.items():
-                status = step.status(key)
-                doc.append(bold(text(f"{key}: {status_text(status)}"), escape=False))
-                if status != "failed":
-                    doc.append(display(latex(eq)))
-        if step.notes:
-            with doc.create(Subsection("Also computed (not differentiated)", numbering=False)):
-                for note in step.notes:
-                    doc.append(display(note))
-        _worked(doc, step, position)
-
-
-def _worked(doc: Document, step: "Step", position: Sequence[int] | None) -> None:
-    pos = tuple(position) if position is not None else default_position(step.out_shape)
-    with doc.create(Subsection("Worked example", numbering=False)):
-        e = step.at(pos)
-        doc.append(f"Forward, output element {pos}:")
-        doc.append(display(element_math(e)))
-        if step.gradients:
-            key = "weight" if "weight" in step.gradients else next(iter(step.gradients))
-            if step.status(key) == "failed":
-                return
-            shape = step.operand(key).shape
-            g = step.grad_at(key, default_position(shape))
-            doc.append(text(f"Backward, gradient of {key} at {g.position}:"))
-            doc.append(display(element_math(g)))
 
 
 def _verification(doc: Document, d: "Derivation") -> None:
@@ -157,8 +119,9 @@ def _verification(doc: Document, d: "Derivation") -> None:
 
 
 def write_pdf(d: "Derivation", path: str | os.PathLike[str], title: str | None = None,
-              positions: Mapping[str, Sequence[int]] | None = None, compile: bool = True) -> Path:
-    """Write ``path``'s .tex and compile it to ``path`` (a .pdf). Returns the PDF path."""
+              positions: Positions = None, compile: bool = True) -> Path:
+    """Write ``path``'s .tex and compile it to ``path`` (a .pdf). Returns the PDF path (the .tex's
+    with ``compile=False``). ``positions`` chooses the worked elements (see ``build_document``)."""
     pdf = Path(path).with_suffix(".pdf")
     pdf.parent.mkdir(parents=True, exist_ok=True)
     tex = pdf.with_suffix(".tex")
@@ -170,7 +133,7 @@ def write_pdf(d: "Derivation", path: str | os.PathLike[str], title: str | None =
     if latexmk is None or shutil.which("pdflatex") is None:
         raise RenderError(f"wrote {tex}, but latexmk/pdflatex are not installed; install TeX "
                           "(Debian: apt-get install texlive-latex-base texlive-latex-recommended "
-                          "texlive-latex-extra latexmk) or compile the .tex yourself")
+                          "texlive-latex-extra texlive-pictures latexmk) or compile the .tex yourself")
     with tempfile.TemporaryDirectory() as work:
         src = Path(work) / tex.name
         shutil.copyfile(tex, src)

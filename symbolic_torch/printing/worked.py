@@ -174,12 +174,20 @@ def _guards(body: sp.Basic) -> list[sp.Basic]:
     return []
 
 
-def _sum(e: sp.Sum, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
+def flat_sum(e: sp.Sum) -> tuple[list[sp.Tuple], sp.Basic]:
+    """``Σ_c Σ_p … body`` (written as nested sums) as one list of limits and its body."""
     limits = list(e.limits)
     body = e.function
-    while isinstance(body, sp.Sum):  # Σ_c Σ_p … written as nested sums
+    while isinstance(body, sp.Sum):
         limits += list(body.limits)
         body = body.function
+    return limits, body
+
+
+def shown_terms(limits: Sequence[sp.Tuple], body: sp.Basic,
+                env: Mapping[str, torch.Tensor]) -> tuple[list[tuple[int, ...]], int]:
+    """The summation positions a worked element writes out (the first ``FIRST_TERMS`` and the
+    last when the sum is long, else all) and the sum's term count (terms not ruled out)."""
     dom = _domain(limits, body, env)
     ranges = [range(int(l[1]), int(l[2]) + 1) for l in limits]
     if isinstance(dom, int):
@@ -189,6 +197,15 @@ def _sum(e: sp.Sum, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
     else:
         count = len(dom)
         head, last = dom[: FIRST_TERMS + 1], (dom[-1] if dom else None)
+    if count <= FIRST_TERMS + 1:
+        return head[:count], count
+    assert last is not None
+    return head[:FIRST_TERMS] + [last], count
+
+
+def _sum(e: sp.Sum, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
+    limits, body = flat_sum(e)
+    positions, count = shown_terms(limits, body, env)
     if count == 0:
         return "0", 0
     syms = [l[0] for l in limits]
@@ -197,10 +214,9 @@ def _sum(e: sp.Sum, env: Mapping[str, torch.Tensor]) -> tuple[str, int]:
         at = bound_replace(body, dict(zip(syms, map(sp.Integer, p))))
         text, _ = numeric(at, env)
         return rf"\left({text}\right)" if isinstance(at, (sp.Add, sp.Mul, sp.Piecewise)) or text.startswith("-") else text
-    if count <= FIRST_TERMS + 1:
-        shown = [term(p) for p in head[:count]]
-    else:
-        shown = [term(p) for p in head[:FIRST_TERMS]] + [r"\cdots", term(last)]
+    shown = [term(p) for p in positions]
+    if count > FIRST_TERMS + 1:
+        shown.insert(FIRST_TERMS, r"\cdots")
     text = " + ".join(shown)
     if count > FIRST_TERMS + 1:
         text += rf"\ \left[{count}\ \text{{terms}}\right]"
