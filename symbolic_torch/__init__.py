@@ -25,6 +25,8 @@ _LAZY = {
     "UnsupportedOpError": ("symbolic_torch.errors", "UnsupportedOpError"),
     "VerificationError": ("symbolic_torch.errors", "VerificationError"),
     "NothingDifferentiableError": ("symbolic_torch.errors", "NothingDifferentiableError"),
+    "train_steps": ("symbolic_torch.training.steps", "train_steps"),
+    "Walkthrough": ("symbolic_torch.training.walkthrough", "Walkthrough"),
 }
 
 __all__ = list(_LAZY)
@@ -36,6 +38,8 @@ if TYPE_CHECKING:
                                        VerificationError)
     from symbolic_torch.ir.derivation import Derivation, Step
     from symbolic_torch.printing.latex import latex
+    from symbolic_torch.training.steps import train_steps
+    from symbolic_torch.training.walkthrough import Walkthrough
 
 
 def __getattr__(name: str) -> Any:

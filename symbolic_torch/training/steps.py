@@ -1,0 +1,106 @@
+"""``train_steps``: a few optimizer iterations, each derived, its update evaluated from formulas.
+
+Per iteration t = 1 … steps: ``derive`` the model at its current weights (verified against
+autograd), take the loss and the derived gradients (``gradient_values``, not autograd's),
+evaluate each parameter's update formulas (``training.formulas``) to the new weights, and
+write them into a working copy of the model. The caller's model is left as it was.
+"""
+from __future__ import annotations
+
+import copy
+from typing import Any, Callable, Mapping, Sequence
+
+import torch
+
+from symbolic_torch.pipeline import derive
+from symbolic_torch.printing.worked import _check_position
+from symbolic_torch.training.optimizer import OptimizerSpec, optimizer_spec
+from symbolic_torch.training.reference import seeded
+from symbolic_torch.training.update import ParameterUpdate, apply
+from symbolic_torch.training.walkthrough import Iteration, Walkthrough
+
+
+def train_steps(model: torch.nn.Module, *inputs: torch.Tensor, target: Any,
+                loss: torch.nn.Module | Callable[..., torch.Tensor], optimizer: Any = "sgd",
+                steps: int = 3, positions: Mapping[str, Sequence[int]] | None = None,
+                verify: bool = True, strict: bool = False, seed: int = 0, **hyper: Any) -> Walkthrough:
+    """Run ``steps`` iterations of ``optimizer`` on ``model``, each derived and explained.
+
+    ``optimizer`` is ``"sgd"``, ``"adam"`` or ``"adamw"`` with hyper-parameters as keywords
+    (``lr``, ``momentum``, ``dampening``, ``nesterov``, ``weight_decay``, ``betas``, ``eps``,
+    ``amsgrad``, ``maximize``; torch's defaults otherwise), a ``torch.optim`` class (same
+    keywords) or a fresh instance built on ``model.parameters()`` (its param_groups' settings).
+    ``positions`` picks, per parameter name, the element worked out in each update (default:
+    the element with the largest first gradient). With ``verify`` the iterations are run again
+    with torch's optimizer and every loss, parameter and state compared (``report``); with
+    ``strict`` a disagreement raises ``VerificationError``. ``seed`` seeds torch's RNG per
+    iteration (train-mode dropout draws the same mask in both runs). The model is not changed.
+
+    Example::
+
+        w = train_steps(model, x, target=torch.tensor([1]), loss=nn.CrossEntropyLoss(),
+                        optimizer="sgd", lr=0.1, momentum=0.9, steps=3)
+        w.losses, w.report.ok       # ([0.71, 0.64, 0.55], True)
+    """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"train_steps trains an nn.Module's parameters, not a {type(model).__name__}")
+    if steps < 1:
+        raise ValueError(f"steps must be at least 1, got {steps}")
+    trainable = {n: p for n, p in model.named_parameters() if p.requires_grad}
+    if not trainable:
+        raise ValueError("the model has no parameter that requires grad: there is nothing to train")
+    spec = optimizer_spec(optimizer, hyper, trainable)
+    work = copy.deepcopy(model)
+    params = dict(work.named_parameters())
+    seeds = [seed + k for k in range(steps)]
+    chosen = {n: _check_position(p, tuple(params[n].shape), f"positions[{n!r}]")
+              for n, p in (positions or {}).items() if _known(n, spec)}
+    state: dict[str, dict[str, torch.Tensor]] = {n: {} for n in spec.hyper}
+    iterations = []
+    for t in range(1, steps + 1):
+        with seeded(seeds[t - 1]):
+            d = derive(work, *inputs, loss=loss, target=target, verify=verify)
+        grads = d.gradient_values()
+        updates = {n: _update(spec, n, t, params[n], _gradient(grads, n), state, chosen) for n in spec.hyper}
+        with torch.no_grad():
+            for n, u in updates.items():
+                params[n].copy_(u.after.to(params[n].dtype))
+        iterations.append(Iteration(t, float(d.values[d.outputs[0]]), d, updates))
+    w = Walkthrough(spec, iterations, model, inputs, target, loss, seeds)
+    if verify:
+        w.verify()
+        if strict:
+            w.report.raise_if_failed()
+    return w
+
+
+def _known(name: str, spec: OptimizerSpec) -> bool:
+    if name not in spec.hyper:
+        raise KeyError(f"positions names {name!r}, which is not a trained parameter; "
+                       f"trained parameters are {list(spec.hyper)}")
+    return True
+
+
+def _gradient(grads: Mapping[str, torch.Tensor], name: str) -> torch.Tensor:
+    if name not in grads:
+        raise KeyError(f"the derivation has no gradient for parameter {name!r} (it has {sorted(grads)})")
+    return grads[name]
+
+
+def _update(spec: OptimizerSpec, name: str, t: int, param: torch.Tensor, grad: torch.Tensor,
+            state: dict[str, dict[str, torch.Tensor]], chosen: dict[str, tuple[int, ...]]) -> ParameterUpdate:
+    """Parameter ``name``'s update at step ``t``; the state it leaves replaces ``state[name]``."""
+    if name not in chosen:
+        chosen[name] = default_position(grad)
+    u = apply(name, spec.kind, spec.hyper[name], t, param, grad, state[name], chosen[name])
+    state[name] = u.state_after
+    return u
+
+
+def default_position(grad: torch.Tensor) -> tuple[int, ...]:
+    """The element with the largest |gradient| (the first such, in row-major order): an
+    update that visibly moves the weight."""
+    if grad.dim() == 0:
+        return ()
+    flat = int(grad.detach().abs().reshape(-1).argmax())
+    return tuple(int(i) for i in torch.unravel_index(torch.tensor(flat), grad.shape))
