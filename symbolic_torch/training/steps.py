@@ -62,6 +62,8 @@ def train_steps(model: torch.nn.Module, *inputs: torch.Tensor, target: Any,
             d = derive(work, *inputs, loss=loss, target=target, verify=verify)
         grads = d.gradient_values()
         updates = {n: _update(spec, n, t, params[n], _gradient(grads, n), state, chosen) for n in spec.hyper}
+        work = copy.deepcopy(work)  # d holds the tensors it read: the next iteration's weights go to a copy
+        params = dict(work.named_parameters())
         with torch.no_grad():
             for n, u in updates.items():
                 params[n].copy_(u.after.to(params[n].dtype))
