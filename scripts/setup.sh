@@ -10,12 +10,13 @@ PYTHON="$(st_python)"
 # torch first and pinned: left to resolve torch>=2.2 on its own, pip would fetch a CUDA build.
 "$PYTHON" -m pip install torch==2.13.0
 
-# TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts) and poppler for the PDF tests.
-if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
+# TeX for the PDF handouts (latexmk, pdflatex, Latin Modern fonts), poppler for the PDF tests, Graphviz (dot) for to_svg.
+if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! command -v dot >/dev/null \
+        || ! kpsewhich lmodern.sty >/dev/null 2>&1; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update
     apt-get install -y --no-install-recommends \
-        texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils lmodern
+        texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk poppler-utils lmodern graphviz
 fi
 
 # Graphviz's dot lays out the HTML view's graph; Chromium runs the browser tests (tests/web).

@@ -20,6 +20,7 @@ _LAZY = {
     "Derivation": ("symbolic_torch.ir.derivation", "Derivation"),
     "Step": ("symbolic_torch.ir.derivation", "Step"),
     "latex": ("symbolic_torch.printing.latex", "latex"),
+    "load": ("symbolic_torch.io.archive", "load"),
     "errors": ("symbolic_torch.errors", None),
     "CaptureError": ("symbolic_torch.errors", "CaptureError"),
     "UnsupportedOpError": ("symbolic_torch.errors", "UnsupportedOpError"),
@@ -27,6 +28,8 @@ _LAZY = {
     "NothingDifferentiableError": ("symbolic_torch.errors", "NothingDifferentiableError"),
     "train_steps": ("symbolic_torch.training.steps", "train_steps"),
     "Walkthrough": ("symbolic_torch.training.walkthrough", "Walkthrough"),
+    "FormatError": ("symbolic_torch.errors", "FormatError"),
+    "LiveModelError": ("symbolic_torch.errors", "LiveModelError"),
 }
 
 __all__ = list(_LAZY)
@@ -34,12 +37,13 @@ __all__ = list(_LAZY)
 if TYPE_CHECKING:
     from symbolic_torch import errors
     from symbolic_torch.pipeline import derive
-    from symbolic_torch.errors import (CaptureError, NothingDifferentiableError, UnsupportedOpError,
-                                       VerificationError)
+    from symbolic_torch.errors import (CaptureError, FormatError, LiveModelError, NothingDifferentiableError,
+                                       UnsupportedOpError, VerificationError)
     from symbolic_torch.ir.derivation import Derivation, Step
     from symbolic_torch.printing.latex import latex
     from symbolic_torch.training.steps import train_steps
     from symbolic_torch.training.walkthrough import Walkthrough
+    from symbolic_torch.io.archive import load
 
 
 def __getattr__(name: str) -> Any:

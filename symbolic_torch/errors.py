@@ -43,3 +43,13 @@ class DerivationError(SymbolicTorchError):
 class NothingDifferentiableError(SymbolicTorchError, ValueError):
     """The run has nothing to differentiate: no floating-point input and no trainable
     floating-point parameter. The message names the inputs and their dtypes."""
+
+
+class FormatError(SymbolicTorchError, ValueError):
+    """A saved derivation (``symbolic_torch.load``) is not in the documented format
+    (docs/format.md): the message names the file and what is wrong."""
+
+
+class LiveModelError(SymbolicTorchError, RuntimeError):
+    """The call needs the live model, which a loaded derivation does not have: re-running
+    autograd on it, replaying its graph, timing its nodes. The message says what to do instead."""

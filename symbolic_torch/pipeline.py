@@ -7,7 +7,7 @@ from typing import Any, Callable
 import sympy as sp
 import torch
 
-from symbolic_torch.autodiff.chain import chain, shared_parameters
+from symbolic_torch.autodiff.chain import Chain, chain, shared_parameters
 from symbolic_torch.autodiff.differentiate import gradient_formula
 from symbolic_torch.frontend.capture import TARGET_NAME, capture
 from symbolic_torch.errors import NothingDifferentiableError
@@ -20,7 +20,8 @@ from symbolic_torch.ir.step import Step
 
 def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
            loss: torch.nn.Module | Callable[..., Any] | None = None, target: Any = None,
-           grad_output: torch.Tensor | None = None, verify: bool = True) -> Derivation:
+           grad_output: torch.Tensor | None = None, verify: bool = True,
+           differentiate: bool = True) -> Derivation:
     """Derive the forward and backward mathematics of ``model`` on ``inputs``.
 
     Example::
@@ -36,11 +37,17 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     Any other output's adjoint ḡ is ``grad_output`` or, if None, a seeded random tensor
     (the derivation is then a vector–Jacobian product).
 
+    ``differentiate=False`` stops after the forward formulas (no gradient formula, nothing to
+    verify): what an analysis of shapes and formulas needs (``symbolic_torch.summary``), at the
+    cost of capture and lowering alone.
+
     Raises ``NothingDifferentiableError`` when no input is floating point and the model
     has no floating-point parameter that requires grad (there is no gradient to derive).
     """
     model = _uncompiled(model)
     _check_arguments(inputs, loss, target)
+    if verify and not differentiate:
+        raise ValueError("verify=True needs the gradient formulas: pass differentiate=True or verify=False")
     cap = capture(model, inputs, loss)
     _check_differentiable(cap.gm, _user_names(model, cap.input_names), inputs)
     run_inputs = tuple(inputs) + ((target,) if loss is not None else ())
@@ -50,7 +57,7 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     final = outputs[0] if len(outputs) == 1 else None
     scalar = final is not None and final in interp.values and interp.values[final].dim() == 0
     seeded = {final} if scalar and (loss is not None or grad_output is None) else set()  # ḡ = 1: the scalar is L
-    steps = [_step(k, low, low.node.name in seeded) for k, low in enumerate(interp.lowered)]
+    steps = [_step(k, low, low.node.name in seeded, differentiate) for k, low in enumerate(interp.lowered)]
     values = _values(cap.gm, interp)
     seeds = _seeds(outputs, values, seeded, grad_output)
     run = Run(cap.gm, run_inputs, seeds, tuple(outputs), dict(interp.differentiable),
@@ -58,11 +65,21 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
               interp.items, buffers, model, loss)
     params = [n for n, p in cap.gm.named_parameters() if p.requires_grad and p.is_floating_point()]
     alias = dict(zip(_user_names(model, cap.input_names), cap.input_names))
-    d = Derivation(steps, values, chain(steps, seeds, shared_parameters(cap.gm)), alias, params,
+    backward = (chain if differentiate else _ForwardOnly)(steps, seeds, shared_parameters(cap.gm))
+    d = Derivation(steps, values, backward, alias, params,
                    seeds.get(final) if final is not None else None, loss is not None, cap.method, run)
     if verify:
         d.verify()
     return d
+
+
+class _ForwardOnly(Chain):
+    """The chain of a derivation made with ``differentiate=False``: nothing to chain, so asking
+    for an adjoint is an error rather than a silent zero."""
+
+    def _pass(self) -> Any:
+        raise ValueError("this derivation was made with differentiate=False: it holds forward formulas "
+                         "only; derive again with differentiate=True for gradients")
 
 
 def _check_arguments(inputs: tuple[Any, ...], loss: Any, target: Any) -> None:
@@ -128,7 +145,7 @@ def _output_nodes(gm: torch.fx.GraphModule) -> list[str]:
     return list(dict.fromkeys(names))  # a tensor returned twice is one output
 
 
-def _step(k: int, low: Lowered, seeded: bool) -> Step:
+def _step(k: int, low: Lowered, seeded: bool, differentiate: bool = True) -> Step:
     call = low.call
     if call.out_indices:
         lhs = S.tensor(call.out_symbol)[call.out_indices]
@@ -136,7 +153,7 @@ def _step(k: int, low: Lowered, seeded: bool) -> Step:
         lhs = sp.Symbol("L" if seeded else call.out_symbol, real=True)
     forward = sp.Eq(lhs, low.rhs, evaluate=False)
     grads = {o.key: gradient_formula(call, low.rhs, o, seed_one=seeded)
-             for o in call.operands if o.differentiable}
+             for o in call.operands if o.differentiable and differentiate}
     return Step(k, low.node.name, call.target, call.module_path, low.rule.name, low.rule.latex,
                 low.node.name, call.out_shape, call.out_indices, forward, tuple(call.operands),
                 grads, seeded, tuple(call.notes), tuple(call.updates))

@@ -101,6 +101,34 @@ class Derivation:
         deep links ``view.html#conv1/0,0,1,1``); returns its path. See ``symbolic_torch.web.page``."""
         from symbolic_torch.web.page import write_html
         return write_html(self, path, **settings)
+    # --- analysis and storage (issue 12 §4–5): thin doors to symbolic_torch.analysis / .io
+    def log(self) -> Any:
+        """The activation log: per step its name, module path, shape, value statistics and the
+        norm of its output gradient (``ActivationLog``; ``print`` it, or ``.to_markdown()``)."""
+        from symbolic_torch.analysis.log import activation_log
+        return activation_log(self)
+
+    def save(self, path: str | Any, evidence: bool = True) -> Any:
+        """Write the derivation to ``path`` (a folder, or a zip archive for ``*.zip``; format in
+        docs/format.md); ``symbolic_torch.load(path)`` reads it back. Returns the path."""
+        from symbolic_torch.io.archive import save
+        return save(self, path, evidence)
+
+    def to_json(self, timing: bool = True, repeats: int = 5) -> dict[str, Any]:
+        """The graph as JSON-ready data (docs/schema.md): nodes with op, shapes, dtype, params,
+        MACs, measured time and memory, formulas and verification status; edges with shapes."""
+        from symbolic_torch.analysis.graph import graph_json
+        return graph_json(self, timing=timing, repeats=repeats)
+
+    def to_dot(self) -> Any:
+        """The graph as a ``graphviz.Digraph`` (nodes with op and shape, edges with shapes)."""
+        from symbolic_torch.analysis.dot import graph_dot
+        return graph_dot(self)
+
+    def to_svg(self, path: str | Any = "paper_output/graph.svg") -> Any:
+        """Render the graph with Graphviz's ``dot`` to the SVG file ``path``; returns the path."""
+        from symbolic_torch.analysis.dot import write_svg
+        return write_svg(self, path)
 
     def __repr__(self) -> str:
         return f"Derivation({len(self.steps)} steps, captured with {self.capture_method})"

@@ -78,16 +78,33 @@ class Step:
         from symbolic_torch.printing.worked import gradient_element
         return gradient_element(self, name, position)
 
+    @property
+    def value(self) -> torch.Tensor | None:
+        """The tensor the run computed for this step (its activation), e.g. ``d["features.3"].value``.
+
+        None for a step that belongs to no derivation."""
+        d = self.derivation
+        return None if d is None else d.values.get(self.output)
+
+    @property
+    def grad(self) -> torch.Tensor | None:
+        """ḡ = ∂L/∂y of the step's output, from the derived formulas (float64; the chain is
+        evaluated on first use). None where no adjoint reaches the step (a branch the loss does
+        not read) or for a step that belongs to no derivation."""
+        d = self.derivation
+        return None if d is None else d.adjoints.get(self.output)
+
     def env(self, adjoint: bool = True) -> dict[str, torch.Tensor]:
-        """Values of the formula's symbols: operands and (with ``adjoint``, when known) ḡ.
+        """Values of the formula's symbols: operands and (with ``adjoint``) ḡ — zero where no
+        adjoint reaches the step (the loss does not depend on its output), so that its gradient
+        elements read 0 as autograd's would.
 
         Asking for ḡ evaluates the derivation's chain if nothing has yet.
         """
         env = {o.symbol: o.value.detach() for o in self.operands}
         if adjoint and self.derivation is not None:
             adj = self.derivation.adjoints.get(self.output)
-            if adj is not None:
-                env[S.ADJOINT] = adj
+            env[S.ADJOINT] = torch.zeros(self.out_shape, dtype=torch.float64) if adj is None else adj
         return env
 
     def __repr__(self) -> str:

@@ -4,7 +4,7 @@
 ``app.test_client()``). Routes (all GET; JSON unless noted):
 
 * ``/`` the page (HTML); ``/api/view`` its data; ``/api/derivation`` ``Derivation.to_json()``
-  (schema: docs/schema.md, from the analysis issue)
+  (schema: docs/schema.md)
 * ``/api/element?step=S&position=i,j,…`` and ``/api/gradient?step=S&name=N&position=i,j,…`` →
   ``{"latex", "value", "terms", …}``; ``/api/slice?step=S&tensor=forward|N&lead=i,j`` one heat-map grid
 * ``/api/train?steps=N[&lr=…&optimizer=sgd|adam|adamw]`` N optimizer iterations

@@ -1,0 +1,1 @@
+"""Saving and loading derivations (docs/format.md): ``save(d, path)``, ``load(path)``."""
