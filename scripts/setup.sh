@@ -22,4 +22,11 @@ if ! command -v latexmk >/dev/null || ! command -v pdftotext >/dev/null || ! com
         poppler-utils lmodern graphviz
 fi
 
+# Graphviz's dot lays out the HTML view's graph; Chromium runs the browser tests (tests/web).
+if ! command -v dot >/dev/null || ! command -v chromium >/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update
+    apt-get install -y --no-install-recommends graphviz chromium
+fi
+
 "$PYTHON" -m pip install -e ".[dev]"

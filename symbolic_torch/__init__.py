@@ -30,6 +30,7 @@ _LAZY = {
     "Walkthrough": ("symbolic_torch.training.walkthrough", "Walkthrough"),
     "FormatError": ("symbolic_torch.errors", "FormatError"),
     "LiveModelError": ("symbolic_torch.errors", "LiveModelError"),
+    "create_app": ("symbolic_torch.web.app", "create_app"),
 }
 
 __all__ = list(_LAZY)
@@ -44,6 +45,7 @@ if TYPE_CHECKING:
     from symbolic_torch.training.steps import train_steps
     from symbolic_torch.training.walkthrough import Walkthrough
     from symbolic_torch.io.archive import load
+    from symbolic_torch.web.app import create_app
 
 
 def __getattr__(name: str) -> Any:

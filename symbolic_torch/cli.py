@@ -78,15 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="symbolic-torch", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
     d = sub.add_parser("derive", help="derive, verify and render a model's mathematics")
-    d.add_argument("model", help="FILE.py:NAME or MODULE:NAME (an nn.Module class/instance or a tensor function)")
-    d.add_argument("--input-shape", type=_ints, action="append", required=True,
-                   help="shape of one input, e.g. 1,1,8,8 (repeat for several inputs)")
+    _model_arguments(d)
     d.add_argument("--position", type=_ints, default=None, help="output element to work out, e.g. 0,0,4,4")
     d.add_argument("--step", default=None, help="step (node name or module path) for --position; default: the first")
-    d.add_argument("--loss", choices=sorted(LOSSES), default="none")
-    d.add_argument("--target", default=None, help="loss target: class indices or values, comma separated")
-    d.add_argument("--dtype", choices=["float64", "float32"], default="float64")
-    d.add_argument("--seed", type=int, default=0, help="seed for inputs and parameters")
     d.add_argument("--out", default="paper_output", help="output folder (default: paper_output/)")
     d.add_argument("--name", default=None, help="file name stem (default: the model's name)")
     d.add_argument("--no-verify", action="store_true", help="skip the comparison with autograd")
@@ -99,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--save", action="store_true", help="also save the derivation as NAME.zip (docs/format.md)")
     d.add_argument("--json", action="store_true", help="also write the graph as NAME.json (docs/schema.md)")
     d.add_argument("--svg", action="store_true", help="also draw the graph as NAME.svg (Graphviz)")
+    w = sub.add_parser("serve", help="serve the derivation as a local web app (elements on demand, training)")
+    _model_arguments(w)
+    w.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
+    w.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    w.add_argument("--no-verify", action="store_true", help="skip the comparison with autograd")
     return p
 
 
@@ -116,7 +115,28 @@ def _write_exports(d: Any, args: argparse.Namespace, stem: str) -> None:
         print(f"wrote {d.to_svg(out / f'{stem}.svg')}")
 
 
-def run_derive(args: argparse.Namespace) -> int:
+def _model_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("model", help="FILE.py:NAME or MODULE:NAME (an nn.Module class/instance or a tensor function)")
+    p.add_argument("--input-shape", type=_ints, action="append", required=True,
+                   help="shape of one input, e.g. 1,1,8,8 (repeat for several inputs)")
+    p.add_argument("--loss", choices=sorted(LOSSES), default="none")
+    p.add_argument("--target", default=None, help="loss target: class indices or values, comma separated")
+    p.add_argument("--dtype", choices=["float64", "float32"], default="float64")
+    p.add_argument("--seed", type=int, default=0, help="seed for inputs and parameters")
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """``symbolic-torch serve``: derive once, then serve the view until interrupted."""
+    from symbolic_torch.web.app import create_app
+    d = _derive_args(args)
+    app = create_app(d, title=f"Derivation: {args.model.rpartition(':')[2]}")
+    print(f"serving {args.model} ({len(d.steps)} steps) on http://{args.host}:{args.port}/", flush=True)
+    app.run(host=args.host, port=args.port, threaded=True)
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Any, list[torch.Tensor], Any, Any]:
+    """The model, random inputs, loss and target that ``derive`` and ``serve`` are asked for."""
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(args.seed)
     model = load_model(args.model)
@@ -126,10 +146,20 @@ def run_derive(args: argparse.Namespace) -> int:
     with torch.no_grad():
         out_shape = tuple(model(*inputs).shape)
     loss_cls = LOSSES[args.loss]
-    target = _target(args.loss, args.target, out_shape, dtype)
+    loss = loss_cls() if loss_cls else None
+    return model, inputs, loss, _target(args.loss, args.target, out_shape, dtype)
+
+
+def _derive_args(args: argparse.Namespace) -> Any:
+    """The derivation ``derive`` and ``serve`` are asked for."""
+    model, inputs, loss, target = _prepare(args)
+    return derive(model, *inputs, loss=loss, target=target, verify=not args.no_verify)
+
+
+def run_derive(args: argparse.Namespace) -> int:
     if args.train_steps:
-        return run_train(args, model, inputs, loss_cls() if loss_cls else None, target)
-    d = derive(model, *inputs, loss=loss_cls() if loss_cls else None, target=target, verify=not args.no_verify)
+        return run_train(args, *_prepare(args))
+    d = _derive_args(args)
     for s in d.steps:
         print(f"{s.index + 1:>3}  {s.name:<24} {s.op:<18} {s.forward}")
     if d.report is not None:
@@ -177,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symbolic-torch`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return run_derive(args)
+        return run_serve(args) if args.command == "serve" else run_derive(args)
     except SymbolicTorchError as e:
         print(f"symbolic-torch: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

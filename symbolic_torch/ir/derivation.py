@@ -125,6 +125,11 @@ class Derivation:
         from symbolic_torch.printing.pdf import write_pdf
         return write_pdf(self, path, **settings)
 
+    def to_html(self, path: str | Any = "paper_output/derivation.html", **settings: Any) -> Any:
+        """Write a self-contained, offline HTML view (graph, formulas, heat maps, worked elements,
+        deep links ``view.html#conv1/0,0,1,1``); returns its path. See ``symbolic_torch.web.page``."""
+        from symbolic_torch.web.page import write_html
+        return write_html(self, path, **settings)
     # --- analysis and storage (issue 12 §4–5): thin doors to symbolic_torch.analysis / .io
     def log(self) -> Any:
         """The activation log: per step its name, module path, shape, value statistics and the

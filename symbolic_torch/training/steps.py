@@ -96,6 +96,8 @@ class _Training:
             d = derive(self.work, *inputs, loss=loss, target=target, verify=verify)
         grads = d.gradient_values()
         updates = {n: self._update(n, t, _gradient(grads, n)) for n in self.spec.hyper}
+        self.work = copy.deepcopy(self.work)  # d holds the tensors it read: the next weights go to a copy
+        self.params = dict(self.work.named_parameters())
         with torch.no_grad():
             for n, u in updates.items():
                 self.params[n].copy_(u.after.to(self.params[n].dtype))
