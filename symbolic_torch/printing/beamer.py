@@ -16,7 +16,7 @@ import jinja2
 
 from symbolic_torch.printing.breaking import glyphs, rows
 from symbolic_torch.printing.latex import latex, status_text
-from symbolic_torch.printing.latexmk import compile_tex, write_atomic
+from symbolic_torch.printing.tex import compile_tex
 from symbolic_torch.printing.markdown import aligned, element_pairs
 from symbolic_torch.printing.python_source import step_source
 from symbolic_torch.printing.text import text
@@ -116,7 +116,4 @@ def write_beamer(d: "Derivation", path: str | os.PathLike[str] = "paper_output/s
     PosixPath('paper_output/mlp_slides.pdf')
     """
     pdf = Path(path).with_suffix(".pdf")
-    pdf.parent.mkdir(parents=True, exist_ok=True)
-    tex = pdf.with_suffix(".tex")
-    write_atomic(tex, beamer_source(d, title or f"Derivation: {pdf.stem}"))
-    return compile_tex(tex) if compile else tex
+    return compile_tex(beamer_source(d, title or f"Derivation: {pdf.stem}"), pdf, compile=compile)

@@ -12,21 +12,18 @@ never half-written.
 from __future__ import annotations
 
 import os
-import shutil
-import subprocess
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from pylatex import Command, Document, Package, Section, Tabular
 from pylatex.utils import NoEscape
 
-from symbolic_torch.errors import SymbolicTorchError
 from symbolic_torch.ir.element import fmt
 from symbolic_torch.printing import graph_tikz, model_table
 from symbolic_torch.printing.graph_layout import model_graph
 from symbolic_torch.printing.notation import notation_latex
 from symbolic_torch.printing.step_section import display, element_math, step_section
+from symbolic_torch.printing.tex import RenderError, compile_tex
 from symbolic_torch.printing.text import text
 from symbolic_torch.printing.worked_choice import middle as default_position
 from symbolic_torch.printing.worked_choice import spec_for
@@ -37,10 +34,6 @@ if TYPE_CHECKING:
 __all__ = ["RenderError", "build_document", "write_pdf", "display", "element_math", "default_position"]
 
 Positions = Mapping[str, Any] | Sequence[int] | None
-
-
-class RenderError(SymbolicTorchError):
-    """The PDF could not be produced (the .tex was written; the message says where)."""
 
 
 def build_document(d: "Derivation", title: str = "Derivation", positions: Positions = None) -> Document:
@@ -123,34 +116,5 @@ def write_pdf(d: "Derivation", path: str | os.PathLike[str], title: str | None =
     """Write ``path``'s .tex and compile it to ``path`` (a .pdf). Returns the PDF path (the .tex's
     with ``compile=False``). ``positions`` chooses the worked elements (see ``build_document``)."""
     pdf = Path(path).with_suffix(".pdf")
-    pdf.parent.mkdir(parents=True, exist_ok=True)
-    tex = pdf.with_suffix(".tex")
     doc = build_document(d, title or f"Derivation: {pdf.stem}", positions)
-    _atomic_write(tex, doc.dumps())
-    if not compile:
-        return tex
-    latexmk = shutil.which("latexmk")
-    if latexmk is None or shutil.which("pdflatex") is None:
-        raise RenderError(f"wrote {tex}, but latexmk/pdflatex are not installed; install TeX "
-                          "(Debian: apt-get install texlive-latex-base texlive-latex-recommended "
-                          "texlive-latex-extra texlive-pictures latexmk) or compile the .tex yourself")
-    with tempfile.TemporaryDirectory() as work:
-        src = Path(work) / tex.name
-        shutil.copyfile(tex, src)
-        proc = subprocess.run([latexmk, "-pdf", "-interaction=nonstopmode", "-halt-on-error", src.name],
-                              cwd=work, capture_output=True, text=True, timeout=600)
-        built = src.with_suffix(".pdf")
-        if proc.returncode != 0 or not built.exists():
-            log = src.with_suffix(".log")
-            tail = log.read_text(errors="replace")[-3000:] if log.exists() else proc.stdout[-3000:]
-            raise RenderError(f"wrote {tex}, but latexmk failed:\n{tail}")
-        tmp = pdf.with_name(f".{pdf.name}.partial")
-        shutil.copyfile(built, tmp)
-        os.replace(tmp, pdf)
-    return pdf
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.partial")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    return compile_tex(doc.dumps(), pdf, compile=compile)

@@ -14,9 +14,13 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from symbolic_torch.printing.pdf import RenderError
+from symbolic_torch.errors import SymbolicTorchError
 
-TEX_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra latexmk")
+TEX_PACKAGES = ("texlive-latex-base texlive-latex-recommended texlive-latex-extra texlive-pictures latexmk")
+
+
+class RenderError(SymbolicTorchError):
+    """The PDF could not be produced (the .tex was written; the message says where)."""
 
 
 def write_atomic(path: Path, text: str) -> None:
