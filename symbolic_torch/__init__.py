@@ -25,6 +25,9 @@ _LAZY = {
     "UnsupportedOpError": ("symbolic_torch.errors", "UnsupportedOpError"),
     "VerificationError": ("symbolic_torch.errors", "VerificationError"),
     "NothingDifferentiableError": ("symbolic_torch.errors", "NothingDifferentiableError"),
+    "summary": ("symbolic_torch.analysis.summary", "summary"),
+    "gradient_flow": ("symbolic_torch.analysis.flow", "gradient_flow"),
+    "compare": ("symbolic_torch.analysis.comparison", "compare"),
 }
 
 __all__ = list(_LAZY)
@@ -36,6 +39,9 @@ if TYPE_CHECKING:
                                        VerificationError)
     from symbolic_torch.ir.derivation import Derivation, Step
     from symbolic_torch.printing.latex import latex
+    from symbolic_torch.analysis.comparison import compare
+    from symbolic_torch.analysis.flow import gradient_flow
+    from symbolic_torch.analysis.summary import summary
 
 
 def __getattr__(name: str) -> Any:
