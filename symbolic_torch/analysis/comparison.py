@@ -103,11 +103,8 @@ def compare(models: Mapping[str, Any], *inputs: torch.Tensor, **derive_kwargs: A
 
 def formula_structure(step: Step) -> str:
     """``step``'s forward formula with tensor and index names numbered by first appearance and
-    numbers blanked: equal for two ``Linear`` steps of any sizes, different for linear and conv.
-
-    >>> formula_structure(d[0])
-    "Equality(Indexed(IndexedBase(Symbol('s0', ...)), ...), ...)"
-    """
+    numbers blanked (its ``srepr``, so rewritten): equal for two ``Linear`` steps of any sizes,
+    different for a linear and a conv step."""
     import sympy as sp
     text = _NUMBER.sub("N", sp.srepr(step.forward))
     names: dict[str, str] = {}

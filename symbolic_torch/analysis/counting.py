@@ -61,8 +61,8 @@ def step_cost(step: Step) -> Cost:
 def step_macs(step: Step) -> int:
     """Multiply–adds of ``step``'s forward formula (see the module's conventions).
 
-    >>> step_macs(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])   # 4·2·3
-    24
+    Example: ``step_macs(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])`` is
+    24 (4·2·3).
     """
     return step_cost(step).macs
 
@@ -86,8 +86,8 @@ def step_params(step: Step) -> int:
     """Elements of the parameters ``step`` reads (a tied weight counts at each step that reads it;
     ``Summary`` counts each parameter once, at the first step that reads it).
 
-    >>> step_params(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])   # 2·3 + 2
-    8
+    Example: ``step_params(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])`` is
+    8 (2·3 + 2).
     """
     return sum(parameter_sizes(step).values())
 
@@ -222,6 +222,7 @@ def domain(symbols: set[sp.Basic], scope: Mapping[sp.Symbol, Bounds], brackets: 
     >>> domain({i, j}, {i: (0, 3), j: (0, i)})      # a triangle: 1 + 2 + 3 + 4
     10
     """
+    scope = {s: (sp.sympify(lo), sp.sympify(hi)) for s, (lo, hi) in scope.items()}
     want = {s for s in symbols if s in scope}
     conds = [a for c in brackets for a in (c.args if isinstance(c, sp.And) else (c,))]
     tied = {s for s in want if not _numeric(scope[s])} | {s for c in conds for s in c.free_symbols if s in scope}

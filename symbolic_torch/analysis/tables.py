@@ -47,7 +47,7 @@ _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"
 
 
 def latex_text(s: str) -> str:
-    """Plain text as LaTeX text: special characters escaped, ``×`` and ``Σ`` as math.
+    r"""Plain text as LaTeX text: special characters escaped, ``×`` and ``Σ`` as math.
 
     >>> latex_text("FLOPs = 2 × MACs; ln_1")
     'FLOPs = 2 $\\times$ MACs; ln\\_1'
