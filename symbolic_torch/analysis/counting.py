@@ -134,8 +134,8 @@ class _Counter:
         self.seen.add(key)
         if isinstance(e, sp.Sum):
             self._sum(e, e.function, e.limits, scope)
-        elif isinstance(e, WindowMax):
-            self._window(e, scope)
+        elif isinstance(e, (WindowMax, sp.Product)):  # comparisons or products, as Σ has additions
+            self._reduce(e, e.args[0], e.limits, scope)
         elif isinstance(e, WindowArgmax):
             return  # only in derived formulas: an indicator, no arithmetic of its own
         else:
@@ -174,14 +174,12 @@ class _Counter:
         return [c for k, n in zip(read.indices, shape) if not k.is_Integer
                 for c in (sp.Ge(k, 0), sp.Le(k, n - 1))]
 
-    def _window(self, e: WindowMax, scope: dict[sp.Symbol, Bounds]) -> None:
-        inner = dict(scope)
-        for lim in e.limits:
-            inner[lim[0]] = (lim[1], lim[2])
-        loops = e.body.free_symbols | set(e.variables) | e.free_symbols
-        iterations = domain(loops, inner)
-        self.ops += max(iterations - domain(e.free_symbols, scope), 0)  # comparisons
-        self.walk(e.body, inner)
+    def _reduce(self, e: sp.Basic, body: sp.Expr, limits: tuple, scope: dict[sp.Symbol, Bounds]) -> None:
+        """A reduction of ``n`` terms: ``n − 1`` operations per value of its free indices."""
+        inner = {**scope, **{lim[0]: (lim[1], lim[2]) for lim in limits}}
+        loops = body.free_symbols | {lim[0] for lim in limits} | e.free_symbols
+        self.ops += max(domain(loops, inner) - domain(e.free_symbols, scope), 0)
+        self.walk(body, inner)
 
 
 def _node_ops(e: sp.Basic) -> int:

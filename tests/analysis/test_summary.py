@@ -42,6 +42,20 @@ def test_alexnet_at_224_in_seconds_matches_fvcore_and_flop_counter():
     assert [r.name for r in s.rows if r.macs][:2] == ["features.0", "features.3"]
 
 
+def test_resnet18_layout_in_eval_mode_matches_fvcore_and_flop_counter():
+    """Convolutions with strides and 1×1 shortcuts, eval-mode batch norm (no Σ, so no MACs), residual
+    adds, adaptive pooling and the head: the MACs are fvcore's conv + linear, the FLOPs FlopCounterMode's."""
+    from examples.resnet import ResNet18
+    torch.manual_seed(0)
+    m = ResNet18().eval()
+    x = torch.randn(1, 3, 64, 64)
+    s = summary(m, x)
+    ref = fvcore_macs(m, x)
+    assert s.total_macs == ref["conv"] + ref["linear"]
+    assert s.total_flops == counter_flops(m, x)
+    assert s.total_params == sum(p.numel() for p in m.parameters())
+
+
 def test_markdown_golden():
     s = summary(nn.Sequential(nn.Linear(3, 2), nn.Tanh()), torch.randn(4, 3))
     assert s.to_markdown().splitlines()[:5] == [
