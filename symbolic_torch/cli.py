@@ -1,4 +1,5 @@
-"""Command line: ``symbolic-torch derive path/to/model.py:Name --input-shape 1,1,8,8 …``."""
+"""Command line: ``symbolic-torch derive path/to/model.py:Name --input-shape 1,1,8,8 …``;
+``symbolic-torch summary path/to/model.py:Name --input-shape 1,3,224,224 [--format markdown]``."""
 from __future__ import annotations
 
 import argparse
@@ -91,7 +92,25 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--name", default=None, help="file name stem (default: the model's name)")
     d.add_argument("--no-verify", action="store_true", help="skip the comparison with autograd")
     d.add_argument("--no-pdf", action="store_true", help="write the .tex only")
+    sm = sub.add_parser("summary", help="parameters, MACs, FLOPs and memory per step (forward formulas only)")
+    sm.add_argument("model", help="FILE.py:NAME or MODULE:NAME")
+    sm.add_argument("--input-shape", type=_ints, action="append", required=True, help="shape of one input (repeatable)")
+    sm.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    sm.add_argument("--format", choices=["text", "markdown", "latex", "html"], default="text")
+    sm.add_argument("--seed", type=int, default=0)
     return p
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """Print ``symbolic_torch.summary`` of the model on random inputs of the given shapes."""
+    from symbolic_torch.analysis.summary import summary
+    dtype = getattr(torch, args.dtype)
+    torch.manual_seed(args.seed)
+    model = load_model(args.model)
+    if isinstance(model, torch.nn.Module):
+        model = model.to(dtype).eval()
+    print(summary(model, *[torch.randn(s, dtype=dtype) for s in args.input_shape]).table(args.format))
+    return 0
 
 
 def run_derive(args: argparse.Namespace) -> int:
@@ -127,7 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symbolic-torch`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return run_derive(args)
+        return {"derive": run_derive, "summary": run_summary}[args.command](args)
     except SymbolicTorchError as e:
         print(f"symbolic-torch: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

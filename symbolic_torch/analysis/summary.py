@@ -76,17 +76,22 @@ class Summary:
         """Bytes of every gradient the backward pass writes."""
         return sum(r.grad_bytes for r in self.rows)
 
-    def table(self, fmt: str = "text") -> str:
-        """The rows and a total line as ``text``, ``markdown``, ``latex`` or ``html``, with the conventions."""
+    def table(self, fmt: str = "text", notes: bool = True) -> str:
+        """The rows and a total line as ``text``, ``markdown``, ``latex`` or ``html``, with the
+        conventions below (unless ``notes`` is False: then ``notes()`` gives them apart)."""
         head = ["layer", "op", "output", "params", "MACs", "FLOPs", "other ops", "act. bytes", "grad bytes"]
         body = [[r.name, r.op, shape_text(r.output_shape), r.params, r.macs, r.flops, r.ops,
                  r.activation_bytes, r.grad_bytes] for r in self.rows]
         body.append(["total", "", "", self.total_params, self.total_macs, self.total_flops, self.total_ops,
                      self.activation_bytes, self.grad_bytes])
+        return render(head, body, fmt, self.notes() if notes else ())
+
+    def notes(self) -> list[str]:
+        """The conventions every rendering states (and the trainable count, where some are frozen)."""
         notes = [CONVENTION + ".", OPS_NOTE + ".", MEMORY_NOTE + "."]
         if self.trainable_params != self.total_params:
             notes.append(f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}.")
-        return render(head, body, fmt, notes)
+        return notes
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""

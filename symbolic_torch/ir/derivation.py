@@ -96,5 +96,15 @@ class Derivation:
         from symbolic_torch.printing.pdf import write_pdf
         return write_pdf(self, path, **settings)
 
+    def summary(self) -> Any:
+        """Parameters, MACs, FLOPs and memory per step (``symbolic_torch.summary``)."""
+        from symbolic_torch.analysis.summary import summarize
+        return summarize(self)
+
+    def gradient_flow(self, **thresholds: float) -> Any:
+        """Per-layer gradient norms, vanishing/exploding layers and advice (``symbolic_torch.gradient_flow``)."""
+        from symbolic_torch.analysis.flow import gradient_flow
+        return gradient_flow(self, **thresholds)
+
     def __repr__(self) -> str:
         return f"Derivation({len(self.steps)} steps, captured with {self.capture_method})"

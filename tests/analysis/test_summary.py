@@ -84,6 +84,7 @@ def test_summary_of_a_derivation_is_the_summary_of_its_model():
     d = st.derive(m, x, loss=nn.CrossEntropyLoss(), target=torch.tensor([0, 1, 1, 0, 1]))
     assert summary(d) == summary(m, x, loss=nn.CrossEntropyLoss(), target=torch.tensor([0, 1, 1, 0, 1]))
     assert summary(d).rows[-1].op == "cross_entropy"
+    assert d.summary() == summary(d)
 
 
 def test_tied_and_frozen_parameters():
@@ -122,3 +123,23 @@ def test_latex_table_compiles(tmp_path):
                    check=True, capture_output=True)
     out = subprocess.run(["pdftotext", "t.pdf", "-"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
     assert "multiply–add" in out or "multiply-add" in out
+
+
+def test_cli_summary(capsys):
+    from symbolic_torch.cli import main
+    assert main(["summary", "examples/tiny_cnn.py:TinyCNN", "--input-shape", "1,1,8,8", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| layer ") and "1 MAC = one multiply–add" in out
+    total = next(line for line in out.splitlines() if line.startswith("| total"))
+    assert [c.strip() for c in total.split("|")[1:-1]][3] == "410"  # TinyCNN's parameters
+
+
+@pytest.mark.pdf
+def test_handout_has_the_cost_table(tiny, tmp_path):
+    import subprocess
+    pdf = tiny.to_pdf(tmp_path / "tiny.pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert "Cost of the forward pass" in text
+    total = summary(tiny)
+    assert f"{total.total_macs:,}" in text and f"{total.total_params:,}" in text
+    assert "1 MAC = one multiply" in text
