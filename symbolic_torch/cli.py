@@ -101,25 +101,26 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def run_summary(args: argparse.Namespace) -> int:
-    """Print ``symbolic_torch.summary`` of the model on random inputs of the given shapes."""
-    from symbolic_torch.analysis.summary import summary
+def _model_and_inputs(args: argparse.Namespace) -> tuple[Any, list[torch.Tensor], torch.dtype]:
+    """The model (in ``--dtype``, eval mode) and seeded random inputs of the ``--input-shape``s."""
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(args.seed)
     model = load_model(args.model)
     if isinstance(model, torch.nn.Module):
         model = model.to(dtype).eval()
-    print(summary(model, *[torch.randn(s, dtype=dtype) for s in args.input_shape]).table(args.format))
+    return model, [torch.randn(s, dtype=dtype) for s in args.input_shape], dtype
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """Print ``symbolic_torch.summary`` of the model on random inputs of the given shapes."""
+    from symbolic_torch.analysis.summary import summary
+    model, inputs, _ = _model_and_inputs(args)
+    print(summary(model, *inputs).table(args.format))
     return 0
 
 
 def run_derive(args: argparse.Namespace) -> int:
-    dtype = getattr(torch, args.dtype)
-    torch.manual_seed(args.seed)
-    model = load_model(args.model)
-    if isinstance(model, torch.nn.Module):
-        model = model.to(dtype).eval()
-    inputs = [torch.randn(s, dtype=dtype) for s in args.input_shape]
+    model, inputs, dtype = _model_and_inputs(args)
     with torch.no_grad():
         out_shape = tuple(model(*inputs).shape)
     loss_cls = LOSSES[args.loss]
