@@ -76,6 +76,26 @@ def test_linear_matmul_bmm_match_fvcore_and_flop_counter():
     assert 2 * _macs(d) == counter_flops(m, x)
 
 
+class Einsums(nn.Module):
+    """A contraction with a parameter and a batched one: bij,jk→bik and bij,bkj→bik."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 5))
+
+    def forward(self, x):
+        return torch.einsum("bij,jk->bik", x, self.w).sum() + torch.einsum("bij,bkj->bik", x, x).mean()
+
+
+def test_einsum_matches_fvcore_and_flop_counter():
+    m = Einsums().double()
+    x = torch.randn(2, 3, 4, dtype=torch.float64)
+    macs = _macs(_derive(m, x))
+    assert macs == 2 * 3 * 4 * 5 + 2 * 3 * 3 * 4
+    assert macs == sum(fvcore_macs(m, x).values())
+    assert 2 * macs == counter_flops(m, x)
+
+
 class Attention(nn.Module):
     """Single-head self-attention written out: projections, QKᵀ/√d, softmax, ·V, output projection."""
 
