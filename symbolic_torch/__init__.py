@@ -31,6 +31,9 @@ _LAZY = {
     "FormatError": ("symbolic_torch.errors", "FormatError"),
     "LiveModelError": ("symbolic_torch.errors", "LiveModelError"),
     "create_app": ("symbolic_torch.web.app", "create_app"),
+    "summary": ("symbolic_torch.analysis.summary", "summary"),
+    "gradient_flow": ("symbolic_torch.analysis.flow", "gradient_flow"),
+    "compare": ("symbolic_torch.analysis.comparison", "compare"),
 }
 
 __all__ = list(_LAZY)
@@ -46,6 +49,9 @@ if TYPE_CHECKING:
     from symbolic_torch.training.walkthrough import Walkthrough
     from symbolic_torch.io.archive import load
     from symbolic_torch.web.app import create_app
+    from symbolic_torch.analysis.comparison import compare
+    from symbolic_torch.analysis.flow import gradient_flow
+    from symbolic_torch.analysis.summary import summary
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""Command line: ``symbolic-torch derive path/to/model.py:Name --input-shape 1,1,8,8 …``."""
+"""Command line: ``symbolic-torch derive path/to/model.py:Name --input-shape 1,1,8,8 …``;
+``symbolic-torch summary path/to/model.py:Name --input-shape 1,3,224,224 [--format markdown]``."""
 from __future__ import annotations
 
 import argparse
@@ -98,6 +99,12 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1, this machine only)")
     w.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
     w.add_argument("--no-verify", action="store_true", help="skip the comparison with autograd")
+    sm = sub.add_parser("summary", help="parameters, MACs, FLOPs and memory per step (forward formulas only)")
+    sm.add_argument("model", help="FILE.py:NAME or MODULE:NAME")
+    sm.add_argument("--input-shape", type=_ints, action="append", required=True, help="shape of one input (repeatable)")
+    sm.add_argument("--dtype", choices=["float32", "float64"], default="float32")
+    sm.add_argument("--format", choices=["text", "markdown", "latex", "html"], default="text")
+    sm.add_argument("--seed", type=int, default=0)
     return p
 
 
@@ -135,14 +142,27 @@ def run_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _prepare(args: argparse.Namespace) -> tuple[Any, list[torch.Tensor], Any, Any]:
-    """The model, random inputs, loss and target that ``derive`` and ``serve`` are asked for."""
+def _model_and_inputs(args: argparse.Namespace) -> tuple[Any, list[torch.Tensor], torch.dtype]:
+    """The model (in ``--dtype``, eval mode) and seeded random inputs of the ``--input-shape``s."""
     dtype = getattr(torch, args.dtype)
     torch.manual_seed(args.seed)
     model = load_model(args.model)
     if isinstance(model, torch.nn.Module):
         model = model.to(dtype).eval()
-    inputs = [torch.randn(s, dtype=dtype) for s in args.input_shape]
+    return model, [torch.randn(s, dtype=dtype) for s in args.input_shape], dtype
+
+
+def run_summary(args: argparse.Namespace) -> int:
+    """Print ``symbolic_torch.summary`` of the model on random inputs of the given shapes."""
+    from symbolic_torch.analysis.summary import summary
+    model, inputs, _ = _model_and_inputs(args)
+    print(summary(model, *inputs).table(args.format))
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> tuple[Any, list[torch.Tensor], Any, Any]:
+    """The model, random inputs, loss and target that ``derive`` and ``serve`` are asked for."""
+    model, inputs, dtype = _model_and_inputs(args)
     with torch.no_grad():
         out_shape = tuple(model(*inputs).shape)
     loss_cls = LOSSES[args.loss]
@@ -207,7 +227,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``symbolic-torch`` console script."""
     args = build_parser().parse_args(argv)
     try:
-        return run_serve(args) if args.command == "serve" else run_derive(args)
+        return {"derive": run_derive, "serve": run_serve, "summary": run_summary}[args.command](args)
     except SymbolicTorchError as e:
         print(f"symbolic-torch: {type(e).__name__}: {e}", file=sys.stderr)
         return 2

@@ -61,8 +61,8 @@ def step_cost(step: Step) -> Cost:
 def step_macs(step: Step) -> int:
     """Multiply–adds of ``step``'s forward formula (see the module's conventions).
 
-    >>> step_macs(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])   # 4·2·3
-    24
+    Example: ``step_macs(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])`` is
+    24 (4·2·3).
     """
     return step_cost(step).macs
 
@@ -86,8 +86,8 @@ def step_params(step: Step) -> int:
     """Elements of the parameters ``step`` reads (a tied weight counts at each step that reads it;
     ``Summary`` counts each parameter once, at the first step that reads it).
 
-    >>> step_params(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])   # 2·3 + 2
-    8
+    Example: ``step_params(derive(nn.Linear(3, 2), torch.randn(4, 3), verify=False)[0])`` is
+    8 (2·3 + 2).
     """
     return sum(parameter_sizes(step).values())
 
@@ -134,8 +134,8 @@ class _Counter:
         self.seen.add(key)
         if isinstance(e, sp.Sum):
             self._sum(e, e.function, e.limits, scope)
-        elif isinstance(e, WindowMax):
-            self._window(e, scope)
+        elif isinstance(e, (WindowMax, sp.Product)):  # comparisons or products, as Σ has additions
+            self._reduce(e, e.args[0], e.limits, scope)
         elif isinstance(e, WindowArgmax):
             return  # only in derived formulas: an indicator, no arithmetic of its own
         else:
@@ -174,14 +174,12 @@ class _Counter:
         return [c for k, n in zip(read.indices, shape) if not k.is_Integer
                 for c in (sp.Ge(k, 0), sp.Le(k, n - 1))]
 
-    def _window(self, e: WindowMax, scope: dict[sp.Symbol, Bounds]) -> None:
-        inner = dict(scope)
-        for lim in e.limits:
-            inner[lim[0]] = (lim[1], lim[2])
-        loops = e.body.free_symbols | set(e.variables) | e.free_symbols
-        iterations = domain(loops, inner)
-        self.ops += max(iterations - domain(e.free_symbols, scope), 0)  # comparisons
-        self.walk(e.body, inner)
+    def _reduce(self, e: sp.Basic, body: sp.Expr, limits: tuple, scope: dict[sp.Symbol, Bounds]) -> None:
+        """A reduction of ``n`` terms: ``n − 1`` operations per value of its free indices."""
+        inner = {**scope, **{lim[0]: (lim[1], lim[2]) for lim in limits}}
+        loops = body.free_symbols | {lim[0] for lim in limits} | e.free_symbols
+        self.ops += max(domain(loops, inner) - domain(e.free_symbols, scope), 0)
+        self.walk(body, inner)
 
 
 def _node_ops(e: sp.Basic) -> int:
@@ -222,6 +220,7 @@ def domain(symbols: set[sp.Basic], scope: Mapping[sp.Symbol, Bounds], brackets: 
     >>> domain({i, j}, {i: (0, 3), j: (0, i)})      # a triangle: 1 + 2 + 3 + 4
     10
     """
+    scope = {s: (sp.sympify(lo), sp.sympify(hi)) for s, (lo, hi) in scope.items()}
     want = {s for s in symbols if s in scope}
     conds = [a for c in brackets for a in (c.args if isinstance(c, sp.And) else (c,))]
     tied = {s for s in want if not _numeric(scope[s])} | {s for c in conds for s in c.free_symbols if s in scope}

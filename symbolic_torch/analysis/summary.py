@@ -76,17 +76,22 @@ class Summary:
         """Bytes of every gradient the backward pass writes."""
         return sum(r.grad_bytes for r in self.rows)
 
-    def table(self, fmt: str = "text") -> str:
-        """The rows and a total line as ``text``, ``markdown``, ``latex`` or ``html``, with the conventions."""
+    def table(self, fmt: str = "text", notes: bool = True) -> str:
+        """The rows and a total line as ``text``, ``markdown``, ``latex`` or ``html``, with the
+        conventions below (unless ``notes`` is False: then ``notes()`` gives them apart)."""
         head = ["layer", "op", "output", "params", "MACs", "FLOPs", "other ops", "act. bytes", "grad bytes"]
         body = [[r.name, r.op, shape_text(r.output_shape), r.params, r.macs, r.flops, r.ops,
                  r.activation_bytes, r.grad_bytes] for r in self.rows]
         body.append(["total", "", "", self.total_params, self.total_macs, self.total_flops, self.total_ops,
                      self.activation_bytes, self.grad_bytes])
+        return render(head, body, fmt, self.notes() if notes else ())
+
+    def notes(self) -> list[str]:
+        """The conventions every rendering states (and the trainable count, where some are frozen)."""
         notes = [CONVENTION + ".", OPS_NOTE + ".", MEMORY_NOTE + "."]
         if self.trainable_params != self.total_params:
             notes.append(f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}.")
-        return render(head, body, fmt, notes)
+        return notes
 
     def to_markdown(self) -> str:
         """A GitHub-flavoured Markdown table."""
@@ -125,20 +130,24 @@ def summary(model: Derivation | torch.nn.Module | Callable[..., Any], *inputs: t
 def summarize(d: Derivation) -> Summary:
     """The ``Summary`` of ``d``'s steps (each parameter counted at the first step that reads it)."""
     seen: set[str] = set()
+    names: set[str] = set()
     rows = []
     for step in d.steps:
         sizes = parameter_sizes(step)
-        rows.append(_row(step, d, sum(n for p, n in sizes.items() if p not in seen)))
+        name = step.module_path or step.name
+        name = name if name not in names else f"{name} ({step.name})"  # a module called twice
+        rows.append(_row(step, d, name, sum(n for p, n in sizes.items() if p not in seen)))
         seen |= set(sizes)
+        names.add(name)
     params = dict(d.run.gm.named_parameters())  # tied parameters once
     return Summary(tuple(rows), sum(p.numel() for p in params.values()),
                    sum(p.numel() for p in params.values() if p.requires_grad))
 
 
-def _row(step: Step, d: Derivation, params: int) -> SummaryRow:
+def _row(step: Step, d: Derivation, name: str, params: int) -> SummaryRow:
     cost = step_cost(step)
     out = d.values.get(step.output)
     itemsize = out.element_size() if isinstance(out, torch.Tensor) else 8
     grads = sum(o.value.numel() * o.value.element_size() for o in step.operands if o.differentiable)
-    return SummaryRow(step.module_path or step.name, step.op, tuple(step.out_shape), params, cost.macs,
+    return SummaryRow(name, step.op, tuple(step.out_shape), params, cost.macs,
                       cost.flops, cost.ops, math.prod(step.out_shape) * itemsize, grads)

@@ -30,13 +30,16 @@ def render(headers: Sequence[str], rows: Sequence[Sequence[Any]], fmt: str, note
                     colalign=[_align(rows, k) for k in range(len(headers))], disable_numparse=True)
     if fmt == "latex":  # tabulate escaped the ASCII specials; the rest is ours
         body = "".join(_LATEX.get(c, c) if ord(c) > 127 else c for c in body)
-    if not notes:
-        return body
+    return body + notes_text(notes, fmt) if notes else body
+
+
+def notes_text(notes: Sequence[str], fmt: str) -> str:
+    """The notes under a table in ``fmt``: a footnote-size paragraph in LaTeX, ``<p><small>`` in HTML."""
     if fmt == "latex":
-        return body + "\n\\par\\smallskip{\\footnotesize " + " ".join(latex_text(n) for n in notes) + "}\n"
+        return "\n\\par\\smallskip{\\footnotesize " + " ".join(latex_text(n) for n in notes) + "}\n"
     if fmt == "html":
-        return body + "\n" + "".join(f"<p><small>{html.escape(n)}</small></p>" for n in notes)
-    return body + "\n\n" + "\n".join(notes)
+        return "\n" + "".join(f"<p><small>{html.escape(n)}</small></p>" for n in notes)
+    return "\n\n" + "\n".join(notes)
 
 
 _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
@@ -47,7 +50,7 @@ _LATEX = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"
 
 
 def latex_text(s: str) -> str:
-    """Plain text as LaTeX text: special characters escaped, ``×`` and ``Σ`` as math.
+    r"""Plain text as LaTeX text: special characters escaped, ``×`` and ``Σ`` as math.
 
     >>> latex_text("FLOPs = 2 × MACs; ln_1")
     'FLOPs = 2 $\\times$ MACs; ln\\_1'

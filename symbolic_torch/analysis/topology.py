@@ -18,8 +18,8 @@ def layers_in_order(d: Derivation) -> list[tuple[str, tuple[str, ...]]]:
     """Each layer (the owner of trainable parameters: ``"fc.weight"`` → ``"fc"``) with its
     parameter names, in the order the forward pass first reads them.
 
-    >>> layers_in_order(derive(nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2)), x))
-    [('0', ('0.weight', '0.bias')), ('1', ('1.weight', '1.bias'))]
+    Example: for ``nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))`` it is
+    ``[('0', ('0.weight', '0.bias')), ('1', ('1.weight', '1.bias'))]``.
     """
     trainable = set(d.param_names)
     order: dict[str, list[str]] = {}

@@ -158,6 +158,15 @@ class Derivation:
         """Render the graph with Graphviz's ``dot`` to the SVG file ``path``; returns the path."""
         from symbolic_torch.analysis.dot import write_svg
         return write_svg(self, path)
+    def summary(self) -> Any:
+        """Parameters, MACs, FLOPs and memory per step (``symbolic_torch.summary``)."""
+        from symbolic_torch.analysis.summary import summarize
+        return summarize(self)
+
+    def gradient_flow(self, **thresholds: float) -> Any:
+        """Per-layer gradient norms, vanishing/exploding layers and advice (``symbolic_torch.gradient_flow``)."""
+        from symbolic_torch.analysis.flow import gradient_flow
+        return gradient_flow(self, **thresholds)
 
     def __repr__(self) -> str:
         return f"Derivation({len(self.steps)} steps, captured with {self.capture_method})"

@@ -51,6 +51,7 @@ def build_document(d: "Derivation", title: str = "Derivation", positions: Positi
     doc.append(NoEscape(r"\maketitle"))
     _summary(doc, d)
     _model(doc, d)
+    _costs(doc, d)
     for step in d.steps:
         step_section(doc, step, spec_for(step, positions))
     _verification(doc, d)
@@ -84,6 +85,17 @@ def _summary(doc: Document, d: "Derivation") -> None:
                             r"that step's output $y$, and $[\,\cdot\,]$ is 1 when its condition holds, else 0. "
                             r"Backward formulas are derived by sympy from the forward formula and checked "
                             r"numerically against torch.autograd."))
+
+
+def _costs(doc: Document, d: "Derivation") -> None:
+    """Parameters, MACs, FLOPs and memory per step (``symbolic_torch.summary``), scaled to the page."""
+    from symbolic_torch.analysis.summary import summarize  # a consumer of the IR, above the printers
+    from symbolic_torch.analysis.tables import notes_text
+    s = summarize(d)
+    with doc.create(Section("Cost of the forward pass", numbering=False)):
+        doc.append(NoEscape("\\begin{adjustbox}{max width=\\textwidth, max totalheight=0.8\\textheight}\n"
+                            + s.table("latex", notes=False) + "\n\\end{adjustbox}"))
+        doc.append(NoEscape(notes_text(s.notes(), "latex")))
 
 
 def _tensor_math(t: Any, limit: int = 8) -> str:

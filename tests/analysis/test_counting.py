@@ -11,7 +11,7 @@ from torch import nn
 from torch.utils.flop_counter import sdpa_flop_count
 
 import symbolic_torch as st
-from symbolic_torch.analysis.counting import domain, step_cost, step_macs, step_params
+from symbolic_torch.analysis.counting import Cost, domain, step_cost, step_macs, step_params
 
 try:
     from references import counter_flops, fvcore_macs
@@ -76,6 +76,26 @@ def test_linear_matmul_bmm_match_fvcore_and_flop_counter():
     assert 2 * _macs(d) == counter_flops(m, x)
 
 
+class Einsums(nn.Module):
+    """A contraction with a parameter and a batched one: bij,jk→bik and bij,bkj→bik."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(4, 5))
+
+    def forward(self, x):
+        return torch.einsum("bij,jk->bik", x, self.w).sum() + torch.einsum("bij,bkj->bik", x, x).mean()
+
+
+def test_einsum_matches_fvcore_and_flop_counter():
+    m = Einsums().double()
+    x = torch.randn(2, 3, 4, dtype=torch.float64)
+    macs = _macs(_derive(m, x))
+    assert macs == 2 * 3 * 4 * 5 + 2 * 3 * 3 * 4
+    assert macs == sum(fvcore_macs(m, x).values())
+    assert 2 * macs == counter_flops(m, x)
+
+
 class Attention(nn.Module):
     """Single-head self-attention written out: projections, QKᵀ/√d, softmax, ·V, output projection."""
 
@@ -116,6 +136,13 @@ def test_other_ops_are_counted_once_per_value():
     assert step_cost(_derive(lambda x: torch.sigmoid(x), x)[0]).ops == 3 * 12  # 1/(1 + exp(−x))
     soft = step_cost(_derive(lambda x: torch.softmax(x, 1), x)[0])
     assert (soft.macs, soft.ops) == (0, 12 + 3 * 3 + 12)  # exp once, 3 adds per row, a division each
+
+
+def test_products_and_window_maxima_are_reductions():
+    x = torch.randn(3, 4, dtype=torch.float64)
+    assert step_cost(_derive(lambda x: torch.prod(x, 1), x)[0]) == Cost(0, 3 * 3)  # 3 multiplies per row
+    pool = _derive(lambda x: F.max_pool1d(x.unsqueeze(0), 2), x)[-1]
+    assert step_cost(pool) == Cost(0, 3 * 2)  # one comparison per window of two
 
 
 def test_training_norm_counts_its_sum_of_squares():

@@ -79,7 +79,7 @@ def test_residual_and_layernorm_do_not_vanish():
 
 
 def test_thresholds_are_overridable(plain):
-    flow = gradient_flow(plain[0], vanishing=1e-30)
+    flow = plain[0].gradient_flow(vanishing=1e-30)
     assert not flow.vanishing and flow.thresholds == {"vanishing": 1e-30, "exploding": 1e3, "ratio": 1e2}
     assert "vanishing below 1e-30 ×" in str(flow)
 

@@ -42,6 +42,20 @@ def test_alexnet_at_224_in_seconds_matches_fvcore_and_flop_counter():
     assert [r.name for r in s.rows if r.macs][:2] == ["features.0", "features.3"]
 
 
+def test_resnet18_layout_in_eval_mode_matches_fvcore_and_flop_counter():
+    """Convolutions with strides and 1×1 shortcuts, eval-mode batch norm (no Σ, so no MACs), residual
+    adds, adaptive pooling and the head: the MACs are fvcore's conv + linear, the FLOPs FlopCounterMode's."""
+    from examples.resnet import ResNet18
+    torch.manual_seed(0)
+    m = ResNet18().eval()
+    x = torch.randn(1, 3, 64, 64)
+    s = summary(m, x)
+    ref = fvcore_macs(m, x)
+    assert s.total_macs == ref["conv"] + ref["linear"]
+    assert s.total_flops == counter_flops(m, x)
+    assert s.total_params == sum(p.numel() for p in m.parameters())
+
+
 def test_markdown_golden():
     s = summary(nn.Sequential(nn.Linear(3, 2), nn.Tanh()), torch.randn(4, 3))
     assert s.to_markdown().splitlines()[:5] == [
@@ -70,6 +84,7 @@ def test_summary_of_a_derivation_is_the_summary_of_its_model():
     d = st.derive(m, x, loss=nn.CrossEntropyLoss(), target=torch.tensor([0, 1, 1, 0, 1]))
     assert summary(d) == summary(m, x, loss=nn.CrossEntropyLoss(), target=torch.tensor([0, 1, 1, 0, 1]))
     assert summary(d).rows[-1].op == "cross_entropy"
+    assert d.summary() == summary(d)
 
 
 def test_tied_and_frozen_parameters():
@@ -108,3 +123,23 @@ def test_latex_table_compiles(tmp_path):
                    check=True, capture_output=True)
     out = subprocess.run(["pdftotext", "t.pdf", "-"], cwd=tmp_path, check=True, capture_output=True, text=True).stdout
     assert "multiply–add" in out or "multiply-add" in out
+
+
+def test_cli_summary(capsys):
+    from symbolic_torch.cli import main
+    assert main(["summary", "examples/tiny_cnn.py:TinyCNN", "--input-shape", "1,1,8,8", "--format", "markdown"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("| layer ") and "1 MAC = one multiply–add" in out
+    total = next(line for line in out.splitlines() if line.startswith("| total"))
+    assert [c.strip() for c in total.split("|")[1:-1]][3] == "410"  # TinyCNN's parameters
+
+
+@pytest.mark.pdf
+def test_handout_has_the_cost_table(tiny, tmp_path):
+    import subprocess
+    pdf = tiny.to_pdf(tmp_path / "tiny.pdf")
+    text = subprocess.run(["pdftotext", str(pdf), "-"], check=True, capture_output=True, text=True).stdout
+    assert "Cost of the forward pass" in text
+    total = summary(tiny)
+    assert f"{total.total_macs:,}" in text and f"{total.total_params:,}" in text
+    assert "1 MAC = one multiply" in text
