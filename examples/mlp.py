@@ -22,13 +22,19 @@ class MLP(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-def main(out_dir: str | Path = "paper_output") -> Path:
-    """Derive, verify and write the handout to ``out_dir/mlp.pdf``."""
+def derivation() -> st.Derivation:
+    """The derivation of the MLP on a batch of 3, mean squared error against a random target (seed 0), verified."""
     torch.manual_seed(0)
     model = MLP().double()
     x = torch.randn(3, 4, dtype=torch.float64)
     target = torch.randn(3, 2, dtype=torch.float64)
     d = st.derive(model, x, loss=nn.MSELoss(), target=target)
+    return d
+
+
+def main(out_dir: str | Path = "paper_output") -> Path:
+    """Derive, verify and write the handout to ``out_dir/mlp.pdf``."""
+    d = derivation()
     report = d.verify()
     assert report.ok, report
     print(d.steps[0].at((0, 0)).latex)

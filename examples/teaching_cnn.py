@@ -24,12 +24,18 @@ class TeachingCNN(nn.Module):
         return self.fc(self.flatten(self.pool(self.relu(self.conv(x)))))
 
 
-def main(out_dir: str | Path = "paper_output") -> Path:
-    """Derive, verify and write the handout to ``out_dir/teaching_cnn.pdf``."""
+def derivation() -> st.Derivation:
+    """The derivation of TeachingCNN on one 1×1×4×4 image, cross-entropy with target 1 (seed 0), verified."""
     torch.manual_seed(0)
     model = TeachingCNN().double()
     x = torch.randn(1, 1, 4, 4, dtype=torch.float64)
     d = st.derive(model, x, loss=nn.CrossEntropyLoss(), target=torch.tensor([1]))
+    return d
+
+
+def main(out_dir: str | Path = "paper_output") -> Path:
+    """Derive, verify and write the handout to ``out_dir/teaching_cnn.pdf``."""
+    d = derivation()
     report = d.verify()
     assert report.ok, report
     print(d.steps[0].at((0, 0, 1, 1)).latex)
