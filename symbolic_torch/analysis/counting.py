@@ -30,6 +30,7 @@ from typing import Mapping, Sequence
 import sympy as sp
 
 from symbolic_torch.ir.primitives import Iverson, WindowArgmax, WindowMax
+from symbolic_torch.ir.derivation import Derivation
 from symbolic_torch.ir.step import Step
 
 CONVENTION = "1 MAC = one multiply–add; FLOPs = 2 × MACs, as torch.utils.flop_counter counts"
@@ -96,8 +97,19 @@ def _parameters(step: Step) -> Mapping[str, int]:
     d = step.derivation
     if d is None:
         return {}
-    gm = d.run.gm
-    return {n: p.numel() for n, p in gm.named_parameters(remove_duplicate=False)}
+    gm = getattr(d.run, "gm", None)
+    if gm is not None:
+        return {n: p.numel() for n, p in gm.named_parameters(remove_duplicate=False)}
+    return {n: d.values[n].numel() for n in parameter_names(d) if n in d.values}  # a loaded derivation
+
+
+def parameter_names(d: Derivation) -> list[str]:
+    """Every name of every model parameter, frozen and tied ones included (a loaded derivation
+    keeps the list it was saved with)."""
+    gm = getattr(d.run, "gm", None)
+    if gm is not None:
+        return [n for n, _ in gm.named_parameters(remove_duplicate=False)]
+    return list(getattr(d.run, "parameters", d.param_names))
 
 
 def _reads_tensor(e: sp.Basic) -> bool:

@@ -15,20 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from symbolic_torch.analysis.counting import Cost, step_cost
+from symbolic_torch.analysis.counting import Cost, parameter_names, step_cost
 
 if TYPE_CHECKING:
     from symbolic_torch.ir.derivation import Derivation
     from symbolic_torch.ir.step import Step
-
-
-def parameter_names(d: "Derivation") -> list[str]:
-    """Every name of every model parameter, frozen and tied ones included (a loaded derivation
-    keeps the list it was saved with)."""
-    gm = getattr(d.run, "gm", None)
-    if gm is not None:
-        return [n for n, _ in gm.named_parameters(remove_duplicate=False)]
-    return list(getattr(d.run, "parameters", d.param_names))
 
 
 class Counter:

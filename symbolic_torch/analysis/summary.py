@@ -18,7 +18,7 @@ from typing import Any, Callable
 
 import torch
 
-from symbolic_torch.analysis.counting import CONVENTION, parameter_sizes, step_cost
+from symbolic_torch.analysis.counting import CONVENTION, parameter_names, parameter_sizes, step_cost
 from symbolic_torch.analysis.tables import render, shape_text
 from symbolic_torch.ir.derivation import Derivation
 from symbolic_torch.ir.step import Step
@@ -139,9 +139,21 @@ def summarize(d: Derivation) -> Summary:
         rows.append(_row(step, d, name, sum(n for p, n in sizes.items() if p not in seen)))
         seen |= set(sizes)
         names.add(name)
-    params = dict(d.run.gm.named_parameters())  # tied parameters once
-    return Summary(tuple(rows), sum(p.numel() for p in params.values()),
-                   sum(p.numel() for p in params.values() if p.requires_grad))
+    return Summary(tuple(rows), *_totals(d))
+
+
+def _totals(d: Derivation) -> tuple[int, int]:
+    """All parameter elements and the trainable ones, each tensor once (tied names once). A loaded
+    derivation (no graph module) counts the names it was saved with; trainable = differentiated."""
+    gm = getattr(d.run, "gm", None)
+    if gm is not None:
+        params = dict(gm.named_parameters())  # tied parameters once
+        return (sum(p.numel() for p in params.values()),
+                sum(p.numel() for p in params.values() if p.requires_grad))
+    first = {n: names[0] for names in d.chain.tied for n in names}
+    def once(names: list[str]) -> int:
+        return sum(d.values[n].numel() for n in {first.get(n, n) for n in names} if n in d.values)
+    return once(parameter_names(d)), once(list(d.param_names))
 
 
 def _row(step: Step, d: Derivation, name: str, params: int) -> SummaryRow:

@@ -67,7 +67,7 @@ def op_attributes(step: "Step") -> Attributes:
     """The settings ``step`` ran with (empty when the derivation no longer knows its graph)."""
     fam = family(step.op)
     d = step.derivation
-    if d is None:
+    if d is None or getattr(d.run, "gm", None) is None:  # a loaded derivation keeps no graph
         return Attributes(fam)
     try:
         node = d.run.node(step.name)
