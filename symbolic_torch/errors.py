@@ -43,3 +43,8 @@ class DerivationError(SymbolicTorchError):
 class NothingDifferentiableError(SymbolicTorchError, ValueError):
     """The run has nothing to differentiate: no floating-point input and no trainable
     floating-point parameter. The message names the inputs and their dtypes."""
+
+
+class EvaluatorMismatchError(SymbolicTorchError, AssertionError):
+    """The compiled evaluator and the reference evaluator disagree on a formula (raised only
+    when ``SYMBOLIC_TORCH_EVALUATOR=both``); the message names the formula and the worst element."""

@@ -1,0 +1,112 @@
+"""Values of a compiled program: tensors whose axes are named by index variables.
+
+A ``Named`` holds one axis per index variable it depends on, each at its full range, in any
+order; two of them combine by aligning their axes (a permutation, then unit axes where one
+does not depend on a variable), so broadcasting follows the names, not the positions::
+
+    a = Named(torch.ones(2, 3), (i, j)); b = Named(torch.ones(3), (j,))
+    binary(torch.add, a, b).axes == (i, j)
+
+A ``Node`` is one step of a program: it computes a ``Named`` from the run's ``Ctx`` once per
+run (a subexpression read twice, a mean in a variance, is computed once).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import sympy as sp
+import torch
+
+from symbolic_torch.numeric.grid import Grid
+
+Scope = Mapping[sp.Symbol, tuple[int, int]]  # index variable → its range lo … hi
+
+
+@dataclass(frozen=True)
+class Named:
+    """A tensor with one axis per index variable in ``axes`` (``t.shape[k]`` is ``axes[k]``'s range).
+
+    ``base``, where given, is a tensor every element of ``t`` comes from (or is a padding 0):
+    finiteness is checked on it rather than on a large strided view.
+    """
+
+    t: torch.Tensor
+    axes: tuple[sp.Symbol, ...]
+    base: torch.Tensor | None = None
+
+    def finite(self) -> bool:
+        """Whether every value is finite (bool values always are)."""
+        src = self.t if self.base is None else self.base
+        return src.dtype == torch.bool or bool(torch.isfinite(src).all())
+
+    def float(self) -> Named:
+        """The same values as float64 (conditions become 0/1)."""
+        return self if self.t.dtype == torch.float64 else Named(self.t.to(torch.float64), self.axes)
+
+
+@dataclass
+class Ctx:
+    """One run of a program: the tensors it reads (float64, by name) and the values computed so far."""
+
+    env: Mapping[str, torch.Tensor]
+    memo: dict[int, Named] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class Node:
+    """A compiled subexpression: ``fn(ctx)`` once per run, then its memo."""
+
+    fn: Callable[[Ctx], Named]
+    what: str = ""
+
+    def __call__(self, ctx: Ctx) -> Named:
+        hit = ctx.memo.get(id(self))
+        if hit is None:
+            hit = ctx.memo[id(self)] = self.fn(ctx)
+        return hit
+
+
+def union(*values: Named) -> tuple[sp.Symbol, ...]:
+    """The axes of all ``values``, first appearance first."""
+    out: list[sp.Symbol] = []
+    for v in values:
+        out.extend(a for a in v.axes if a not in out)
+    return tuple(out)
+
+
+def align(v: Named, axes: Sequence[sp.Symbol]) -> torch.Tensor:
+    """``v.t`` with its axes permuted into the order of ``axes`` and unit axes where ``v`` lacks one."""
+    if tuple(v.axes) == tuple(axes):
+        return v.t
+    present = [a for a in axes if a in v.axes]
+    t = v.t.permute([v.axes.index(a) for a in present]) if present != list(v.axes) else v.t
+    return t.reshape([t.shape[present.index(a)] if a in v.axes else 1 for a in axes])
+
+
+def combine(op: Callable[..., torch.Tensor], *values: Named) -> Named:
+    """``op`` applied to ``values`` broadcast by name."""
+    axes = union(*values)
+    return Named(op(*[align(v, axes) for v in values]), axes)
+
+
+def expand(v: Named, axes: Sequence[sp.Symbol], scope: Scope) -> torch.Tensor:
+    """``v`` over all of ``axes`` (a view: broadcast where ``v`` does not depend on one)."""
+    return align(v, axes).expand([scope[a][1] - scope[a][0] + 1 for a in axes])
+
+
+def free_in(e: sp.Basic, scope: Scope) -> tuple[sp.Symbol, ...]:
+    """The index variables of ``scope`` that ``e`` depends on, in a fixed order."""
+    return tuple(sorted((s for s in e.free_symbols if s in scope), key=sp.default_sort_key))
+
+
+def reference(e: sp.Basic, env: Mapping[str, torch.Tensor], axes: Sequence[sp.Symbol], scope: Scope,
+              device: torch.device | None = None) -> Named:
+    """``e`` over ``axes`` by the reference grid evaluator (on the CPU), as a ``Named`` on ``device``."""
+    cpu = {k: v.cpu() for k, v in env.items()}
+    grid = Grid(cpu)
+    for s in axes:
+        grid = grid.bind(s, *scope[s])
+    t = grid.eval(e)
+    t = (t if t.dtype == torch.bool else t.to(torch.float64)).expand(grid.sizes).contiguous()
+    return Named(t if device is None else t.to(device), tuple(axes))
