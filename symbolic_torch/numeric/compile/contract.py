@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import string
+from typing import Callable
 
 import sympy as sp
 import torch
@@ -95,17 +96,22 @@ def _contraction(lw: Lowering, f: sp.Basic, limits: Limits, inner: Scope) -> Nod
     operands = [lw.compile(p, inner) for p in parts]
     masks = [lw.compile(c, inner) for _, c in guards]
     generic = lw.compile(f, inner)  # the body elementwise: where a factor is not finite
+    plans: dict[tuple, Callable[..., torch.Tensor]] = {}
 
     def run(ctx: Ctx) -> Named:
         values = [o(ctx) for o in operands]
         if all(v.finite() for v in values):
-            return einsum(values + [m(ctx).float() for m in masks], limits, inner)
+            return einsum(values + [m(ctx).float() for m in masks], limits, inner, plans)
         return reduce(generic(ctx), limits, inner)
     return Node(run, "einsum")
 
 
-def einsum(values: list[Named], limits: Limits, inner: Scope) -> Named:
-    """Σ over ``limits`` of the product of ``values`` (one einsum; a variable no value reads scales)."""
+def einsum(values: list[Named], limits: Limits, inner: Scope, plans: dict | None = None) -> Named:
+    """Σ over ``limits`` of the product of ``values`` (one einsum; a variable no value reads scales).
+
+    The contraction order is planned once per operand shapes (opt_einsum, when installed) and
+    kept in ``plans``: a program runs the same contraction every time.
+    """
     values = [v.float() for v in values]
     axes = union(*values)
     if len(axes) > len(string.ascii_letters):
@@ -114,8 +120,26 @@ def einsum(values: list[Named], limits: Limits, inner: Scope) -> Named:
     bound = {s for s, _, _ in limits}
     out = tuple(a for a in axes if a not in bound)
     spec = ",".join("".join(letter[a] for a in v.axes) for v in values) + "->" + "".join(letter[a] for a in out)
-    t = torch.einsum(spec, *[v.t for v in values])
-    return _scaled(Named(t, out), limits, axes, inner)
+    key = (spec,) + tuple(tuple(v.t.shape) for v in values)
+    plan = None if plans is None else plans.get(key)
+    if plan is None:
+        plan = _plan(spec, [tuple(v.t.shape) for v in values])
+        if plans is not None:
+            plans[key] = plan
+    return _scaled(Named(plan(*[v.t for v in values]), out), limits, axes, inner)
+
+
+def _plan(spec: str, shapes: list[tuple[int, ...]]) -> Callable[..., torch.Tensor]:
+    """The contraction ``spec`` of operands of ``shapes`` as a function of the operands."""
+    if len(shapes) > 2:
+        try:
+            import opt_einsum
+        except ImportError:  # torch.einsum contracts left to right
+            pass
+        else:
+            expr = opt_einsum.contract_expression(spec, *shapes, optimize="greedy" if len(shapes) > 6 else "optimal")
+            return lambda *ts: expr(*ts, backend="torch")
+    return lambda *ts: torch.einsum(spec, *ts)
 
 
 def reduce(v: Named, limits: Limits, inner: Scope) -> Named:

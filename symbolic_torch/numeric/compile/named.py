@@ -67,21 +67,36 @@ class Node:
         return hit
 
 
+_UNIONS: dict[tuple, tuple[sp.Symbol, ...]] = {}
+_ALIGNS: dict[tuple, tuple[list[int] | None, list[int]]] = {}  # (axes, to) → permutation, where unit axes go
+
+
 def union(*values: Named) -> tuple[sp.Symbol, ...]:
     """The axes of all ``values``, first appearance first."""
-    out: list[sp.Symbol] = []
-    for v in values:
-        out.extend(a for a in v.axes if a not in out)
-    return tuple(out)
+    key = tuple(v.axes for v in values)
+    found = _UNIONS.get(key)  # programs combine the same axes every run: sympy's == is slow
+    if found is None:
+        out: list[sp.Symbol] = []
+        for v in values:
+            out.extend(a for a in v.axes if a not in out)
+        found = _UNIONS[key] = tuple(out)
+    return found
 
 
 def align(v: Named, axes: Sequence[sp.Symbol]) -> torch.Tensor:
     """``v.t`` with its axes permuted into the order of ``axes`` and unit axes where ``v`` lacks one."""
-    if tuple(v.axes) == tuple(axes):
+    axes = tuple(axes)
+    if v.axes == axes:
         return v.t
-    present = [a for a in axes if a in v.axes]
-    t = v.t.permute([v.axes.index(a) for a in present]) if present != list(v.axes) else v.t
-    return t.reshape([t.shape[present.index(a)] if a in v.axes else 1 for a in axes])
+    key = (v.axes, axes)
+    plan = _ALIGNS.get(key)
+    if plan is None:
+        present = [a for a in axes if a in v.axes]
+        perm = [v.axes.index(a) for a in present]
+        plan = _ALIGNS[key] = (perm if perm != list(range(len(perm))) else None,
+                               [present.index(a) if a in v.axes else -1 for a in axes])
+    t = v.t.permute(plan[0]) if plan[0] is not None else v.t
+    return t.reshape([t.shape[k] if k >= 0 else 1 for k in plan[1]])
 
 
 def combine(op: Callable[..., torch.Tensor], *values: Named) -> Named:
