@@ -17,7 +17,7 @@ import sympy as sp
 import torch
 
 from symbolic_torch.ir.primitives import Iverson, WindowArgmax, WindowMax
-from symbolic_torch.numeric.compile.named import Ctx, Named, Node, Scope, combine, free_in, reference
+from symbolic_torch.numeric.compile.named import Ctx, Named, Node, Scope, combine, reference
 from symbolic_torch.numeric.compile.reads import compile_read
 from symbolic_torch.numeric.functions import _ELEMENTWISE
 from symbolic_torch.numeric.grid import _HANDLERS
@@ -40,10 +40,11 @@ class Lowering:
         self.device = device
         self.nodes: dict[tuple, Node] = {}
         self.fallbacks: list[str] = []
+        self._symbols: dict[sp.Basic, tuple[frozenset, bool]] = {}
 
     def compile(self, e: sp.Basic, scope: Scope) -> Node:
         """The node computing ``e`` over the variables of ``scope`` it depends on (shared when repeated)."""
-        key = (e, tuple((s, scope[s]) for s in free_in(e, scope)))
+        key = (e, tuple((s, scope[s]) for s in self.free_in(e, scope)))
         found = self.nodes.get(key)
         if found is None:
             found = self.nodes[key] = self._compile(e, scope)
@@ -60,16 +61,35 @@ class Lowering:
         except Unsupported as why:
             return self.fallback(e, scope, str(why))
 
+    def symbols(self, e: sp.Basic) -> tuple[frozenset, bool]:
+        """The free symbols of ``e`` and whether it reads a tensor element (memoised: sympy's
+        ``free_symbols`` of a Sum rebuilds the Sum)."""
+        found = self._symbols.get(e)
+        if found is None:
+            found = self._symbols[e] = _symbols(e, self.symbols)
+        return found
+
+    def free_in(self, e: sp.Basic, scope: Scope) -> tuple[sp.Symbol, ...]:
+        """The variables of ``scope`` that ``e`` depends on, in a fixed order."""
+        return tuple(sorted((s for s in self.symbols(e)[0] if s in scope), key=_order))
+
     def reads(self, e: sp.Basic, scope: Scope) -> bool:
         """Whether ``e`` reads a tensor of the run (an element, or a 0-d tensor by its symbol)."""
-        return e.has(sp.Indexed) or any(s not in scope and str(s) in self.shapes for s in e.free_symbols)
+        syms, indexed = self.symbols(e)
+        return indexed or any(s not in scope and s.name in self.shapes for s in syms)
 
     def constant(self, e: sp.Basic, scope: Scope) -> Node:
-        """``e``, which reads no tensor, computed now by the reference evaluator (per run if large)."""
-        axes = free_in(e, scope)
+        """``e``, which reads no tensor, computed now by the reference evaluator (per run if large);
+        kept across formulas (the same guards recur in every layer)."""
+        axes = self.free_in(e, scope)
         if math.prod(scope[s][1] - scope[s][0] + 1 for s in axes) > CONST_LIMIT:
             return Node(lambda ctx: reference(e, {}, axes, scope, self.device), "index formula")
-        value = reference(e, {}, axes, scope, self.device)
+        key = (e, tuple((s, scope[s]) for s in axes), self.device)
+        value = _CONSTANTS.get(key)
+        if value is None:
+            value = _CONSTANTS[key] = reference(e, {}, axes, scope, self.device)
+            if len(_CONSTANTS) > 4096:
+                _CONSTANTS.pop(next(iter(_CONSTANTS)))
         return Node(lambda ctx: value, "constant")
 
     def fallback(self, e: sp.Basic, scope: Scope, why: str = "") -> Node:
@@ -78,8 +98,8 @@ class Lowering:
         self.fallbacks.append(name)
         FALLBACKS[name] += 1
         log.debug("reference evaluator for %s%s: %s", name, f" ({why})" if why else "", e)
-        axes = free_in(e, scope)
-        return Node(lambda ctx: reference(e, ctx.env, axes, scope, self.device), f"reference {name}")
+        axes = self.free_in(e, scope)
+        return Node(lambda ctx: reference(e, ctx.env, axes, scope, self.device), "reference")
 
     def map(self, fn: Callable[..., torch.Tensor], args: tuple[sp.Basic, ...], scope: Scope,
             what: str = "", as_float: bool = False) -> Node:
@@ -91,6 +111,31 @@ class Lowering:
 
 
 _TABLE: dict[type, Handler] = {}
+_CONSTANTS: dict[tuple, Named] = {}
+
+
+def _order(s: sp.Symbol) -> tuple:
+    return (s.name, getattr(s, "dummy_index", 0) or 0)
+
+
+def _symbols(e: sp.Basic, sub: Callable[[sp.Basic], tuple[frozenset, bool]]) -> tuple[frozenset, bool]:
+    """``e``'s free symbols and whether it holds an ``Indexed``, from those of its parts."""
+    if isinstance(e, sp.Symbol):
+        return frozenset((e,)), False
+    if isinstance(e, sp.Indexed):
+        return frozenset().union(*[sub(a)[0] for a in e.indices]), True
+    if isinstance(e, sp.IndexedBase) or not e.args:
+        return frozenset(), False
+    parts = [sub(a) for a in e.args if isinstance(a, sp.Basic)]
+    syms = frozenset().union(*[s for s, _ in parts])
+    indexed = any(r for _, r in parts)
+    if isinstance(e, (sp.Sum, sp.Product, WindowMax, WindowArgmax)):
+        bound = {lim[0] for lim in e.limits}
+        bounds = frozenset().union(*[sub(lim[1])[0] | sub(lim[2])[0] for lim in e.limits])
+        syms = (frozenset().union(*[sub(a)[0] for a in e.args if not isinstance(a, sp.Tuple)]) - bound) | bounds
+        if isinstance(e, WindowArgmax):
+            syms |= sub(e.position)[0]
+    return syms, indexed
 
 
 def handles(*classes: type) -> Callable[[Handler], Handler]:

@@ -110,11 +110,6 @@ def expand(v: Named, axes: Sequence[sp.Symbol], scope: Scope) -> torch.Tensor:
     return align(v, axes).expand([scope[a][1] - scope[a][0] + 1 for a in axes])
 
 
-def free_in(e: sp.Basic, scope: Scope) -> tuple[sp.Symbol, ...]:
-    """The index variables of ``scope`` that ``e`` depends on, in a fixed order."""
-    return tuple(sorted((s for s in e.free_symbols if s in scope), key=sp.default_sort_key))
-
-
 def reference(e: sp.Basic, env: Mapping[str, torch.Tensor], axes: Sequence[sp.Symbol], scope: Scope,
               device: torch.device | None = None) -> Named:
     """``e`` over ``axes`` by the reference grid evaluator (on the CPU), as a ``Named`` on ``device``."""

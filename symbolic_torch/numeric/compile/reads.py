@@ -97,20 +97,20 @@ def compile_read(e: sp.Indexed, scope: Scope, shape: Sequence[int],
                  sub: Callable[[sp.Basic], Node]) -> Node:
     """The node reading ``e``: a strided view where every position is affine, else a gather
     (positions compiled with ``sub``)."""
-    name = str(e.base.label)
+    name = e.base.label.name
     if len(shape) != len(e.indices):
         raise ValueError(f"{e}: tensor has {len(shape)} dims, formula uses {len(e.indices)}")
     if math.prod(shape) == 0:  # every read of an empty tensor is outside it
         axes = tuple(dict.fromkeys(s for p in e.indices for s in sorted(p.free_symbols, key=str) if s in scope))
         sizes = [scope[s][1] - scope[s][0] + 1 for s in axes]
-        return Node(lambda ctx: Named(ctx.env[name].new_zeros(sizes), axes), f"empty {e}")
+        return Node(lambda ctx: Named(ctx.env[name].new_zeros(sizes), axes), "empty read")
     positions = [affine(p, scope) for p in e.indices]
     if all(p is not None for p in positions):
         view = plan_view(name, shape, positions, scope)  # type: ignore[arg-type]
         if view is not None:
-            return Node(view, f"view {e}")
+            return Node(view, "view")
     parts = [sub(p) for p in e.indices]
 
     def read(ctx: Ctx) -> Named:
         return combine(lambda *pos: gather(ctx.env[name], [p.to(torch.float64) for p in pos]), *[n(ctx) for n in parts])
-    return Node(read, f"gather {e}")
+    return Node(read, "gather")
