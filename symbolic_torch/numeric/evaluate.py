@@ -40,7 +40,7 @@ from symbolic_torch.numeric.grid import Grid
 Free = Sequence[tuple[sp.Symbol, int, int]]
 GRID_LIMIT = 1 << 22  # elements per chunk of the broadcast grid
 EVALUATORS = ("auto", "compiled", "reference", "both")
-COMPILE_ABOVE = 4096  # auto: a grid this small is evaluated by the reference (compiling would cost more)
+COMPILE_ABOVE = 256  # auto: a grid this small is evaluated by the reference (compiling would cost more)
 AGREE = 1e-12  # both: the largest difference allowed, relative to |reference| + max |reference|
 log = logging.getLogger("symbolic_torch.numeric.compile")
 
@@ -75,7 +75,7 @@ def evaluate(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -
         return reference(expr, env, free)
     got = _compiled(expr, env, free)
     if mode == "both":
-        check_agreement(expr, got, reference(expr, env, free))
+        check_agreement(expr, got, reference(expr, env, free), env)
     return got
 
 
@@ -89,13 +89,19 @@ def _compiled(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free) -> to
         return reference(expr, env, free)
 
 
-def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor) -> None:
+def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor,
+                    env: Mapping[str, torch.Tensor] | None = None) -> None:
     """Raise ``EvaluatorMismatchError`` naming ``expr`` unless ``got`` (compiled) equals ``want``
-    (reference): the same NaN and ±inf cells, finite cells within ``AGREE`` of the result's scale."""
+    (reference): the same NaN and ±inf cells, finite cells within ``AGREE`` of the result's scale
+    (|reference| + its largest magnitude + that of the tensors read: a sum that cancels to
+    ~1e-16 may differ in its last digits by summation order).
+
+    >>> check_agreement(sp.Symbol("e"), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-15]))
+    """
     got, want = got.cpu(), want.cpu()
     bad = (torch.isnan(got) != torch.isnan(want)) | (torch.isinf(want) & (got != want))
     fin = torch.isfinite(want) & torch.isfinite(got)
-    scale = want[fin].abs().max() if bool(fin.any()) else torch.tensor(0.0, dtype=torch.float64)
+    scale = max([_magnitude(want)] + [_magnitude(v) for v in (env or {}).values()])
     bad |= fin & ((got - want).abs() > AGREE * (want.abs() + scale))
     bad |= torch.isfinite(want) & ~torch.isfinite(got)
     if got.shape != want.shape or bool(bad.any()):
@@ -103,6 +109,13 @@ def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor) -> No
         at = f" at {where}: compiled {got[where].item()!r}, reference {want[where].item()!r}" if where is not None else \
             f": shapes {tuple(got.shape)} and {tuple(want.shape)}"
         raise EvaluatorMismatchError(f"the compiled and reference evaluators disagree on {expr}{at}")
+
+
+def _magnitude(t: torch.Tensor) -> float:
+    """The largest finite |value| of ``t`` (0 if none)."""
+    t = t.detach()
+    fin = t[torch.isfinite(t)] if t.is_floating_point() else t
+    return float(fin.abs().max()) if fin.numel() else 0.0
 
 
 def reference(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -> torch.Tensor:
