@@ -94,7 +94,10 @@ def factors(f: sp.Basic) -> tuple[list[sp.Basic], list[Guard]]:
 def _contraction(lw: Lowering, f: sp.Basic, limits: Limits, inner: Scope) -> Node:
     parts, guards = factors(f)
     operands = [lw.compile(p, inner) for p in parts]
-    masks = [lw.compile(c, inner) for _, c in guards]
+    groups: dict[frozenset, list[sp.Basic]] = {}  # conjuncts over the same variables: one mask
+    for _, cond in guards:
+        groups.setdefault(frozenset(lw.symbols(cond)[0]), []).append(cond)
+    masks = [lw.compile(sp.And(*conds), inner) for conds in groups.values()]
     generic = lw.compile(f, inner)  # the body elementwise: where a factor is not finite
     plans: dict[tuple, Callable[..., torch.Tensor]] = {}
 
@@ -112,7 +115,7 @@ def einsum(values: list[Named], limits: Limits, inner: Scope, plans: dict | None
     The contraction order is planned once per operand shapes (opt_einsum, when installed) and
     kept in ``plans``: a program runs the same contraction every time.
     """
-    values = [v.float() for v in values]
+    values = _oriented([v.float() for v in values])
     axes = union(*values)
     if len(axes) > len(string.ascii_letters):
         raise Unsupported("more index variables than einsum letters")
@@ -126,7 +129,27 @@ def einsum(values: list[Named], limits: Limits, inner: Scope, plans: dict | None
         plan = _plan(spec, [tuple(v.t.shape) for v in values])
         if plans is not None:
             plans[key] = plan
-    return _scaled(Named(plan(*[v.t for v in values]), out), limits, axes, inner)
+    back = tuple(a for a in out if any(a in v.rev for v in values))  # an output axis read reversed
+    return _scaled(Named(plan(*[v.t for v in values]), out, rev=back), limits, axes, inner)
+
+
+def _oriented(values: list[Named]) -> list[Named]:
+    """``values`` with each shared axis running the same way in all of them: a reversed axis (a
+    read with a negative stride) stays reversed where the reversed operands are the larger, and
+    the smaller operands are flipped instead (Σ_p w[p]·x[c − p] without copying the view of x)."""
+    order: dict[sp.Symbol, bool] = {}
+    for a in union(*values):
+        weight = {True: 0, False: 0}
+        for v in values:
+            if a in v.axes:
+                weight[a in v.rev] += v.t.numel()
+        order[a] = weight[True] > weight[False]
+    out = []
+    for v in values:
+        dims = [k for k, a in enumerate(v.axes) if (a in v.rev) != order[a]]
+        out.append(Named(v.t.flip(dims) if dims else v.t, v.axes, v.base,
+                         tuple(a for a in v.axes if order[a])) if dims or v.rev else v)
+    return out
 
 
 def _plan(spec: str, shapes: list[tuple[int, ...]]) -> Callable[..., torch.Tensor]:
@@ -148,10 +171,11 @@ def reduce(v: Named, limits: Limits, inner: Scope) -> Named:
     bound = {s for s, _, _ in limits}
     dims = [k for k, a in enumerate(v.axes) if a in bound]
     t = v.t.sum(dim=dims) if dims else v.t
-    return _scaled(Named(t, tuple(a for a in v.axes if a not in bound)), limits, v.axes, inner)
+    rest = tuple(a for a in v.axes if a not in bound)
+    return _scaled(Named(t, rest, rev=tuple(a for a in v.rev if a in rest)), limits, v.axes, inner)
 
 
 def _scaled(v: Named, limits: Limits, seen: tuple, inner: Scope) -> Named:
     """``v`` times the size of each summation range that no value depends on."""
     scale = math.prod(hi - lo + 1 for s, lo, hi in limits if s not in seen)
-    return v if scale == 1 else Named(v.t * scale, v.axes)
+    return v if scale == 1 else Named(v.t * scale, v.axes, rev=v.rev)

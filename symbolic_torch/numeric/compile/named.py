@@ -34,6 +34,7 @@ class Named:
     t: torch.Tensor
     axes: tuple[sp.Symbol, ...]
     base: torch.Tensor | None = None
+    rev: tuple[sp.Symbol, ...] = ()  # axes stored last value first (a strided read with a negative step)
 
     def finite(self) -> bool:
         """Whether every value is finite (bool values always are)."""
@@ -42,7 +43,11 @@ class Named:
 
     def float(self) -> Named:
         """The same values as float64 (conditions become 0/1)."""
-        return self if self.t.dtype == torch.float64 else Named(self.t.to(torch.float64), self.axes)
+        return self if self.t.dtype == torch.float64 else Named(self.t.to(torch.float64), self.axes, None, self.rev)
+
+    def forward(self) -> torch.Tensor:
+        """``t`` with every axis running first value first (reversed axes flipped: a copy)."""
+        return self.t.flip([self.axes.index(a) for a in self.rev]) if self.rev else self.t
 
 
 @dataclass
@@ -87,7 +92,7 @@ def align(v: Named, axes: Sequence[sp.Symbol]) -> torch.Tensor:
     """``v.t`` with its axes permuted into the order of ``axes`` and unit axes where ``v`` lacks one."""
     axes = tuple(axes)
     if v.axes == axes:
-        return v.t
+        return v.forward()
     key = (v.axes, axes)
     plan = _ALIGNS.get(key)
     if plan is None:
@@ -95,7 +100,8 @@ def align(v: Named, axes: Sequence[sp.Symbol]) -> torch.Tensor:
         perm = [v.axes.index(a) for a in present]
         plan = _ALIGNS[key] = (perm if perm != list(range(len(perm))) else None,
                                [present.index(a) if a in v.axes else -1 for a in axes])
-    t = v.t.permute(plan[0]) if plan[0] is not None else v.t
+    t = v.forward()
+    t = t.permute(plan[0]) if plan[0] is not None else t
     return t.reshape([t.shape[k] if k >= 0 else 1 for k in plan[1]])
 
 

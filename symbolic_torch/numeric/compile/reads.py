@@ -66,7 +66,7 @@ class View:
         if any(lo or hi for lo, hi in self.pad):
             t = F.pad(t, [p for lr in reversed(self.pad) for p in lr])
         v = t.as_strided(self.sizes, self.strides, t.storage_offset() + self.offset)
-        return Named(v.flip(self.flips) if self.flips else v, self.axes, base=src)
+        return Named(v, self.axes, base=src, rev=tuple(self.axes[k] for k in self.flips))
 
 
 def plan_view(name: str, shape: Sequence[int], positions: Sequence[Affine], scope: Scope) -> View | None:

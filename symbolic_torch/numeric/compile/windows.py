@@ -26,7 +26,7 @@ def _cells(lw: Lowering, e: WindowMax | WindowArgmax, scope: Scope):  # noqa: AN
     def cells(ctx: Ctx) -> Named:
         v = value(ctx).float()
         if guard is None:
-            return v
+            return Named(v.forward(), v.axes)
         ninf = torch.tensor(-math.inf, dtype=torch.float64, device=v.t.device)
         return combine(lambda g, x: torch.where(g, x, ninf), guard(ctx), v)
     return limits, inner, cells
