@@ -211,3 +211,18 @@ def test_every_rule_agreement_test_passes_with_both_evaluators() -> None:
     done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "tests/rules"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=7200)
     assert done.returncode == 0, done.stdout[-4000:]
+
+
+def test_large_programs_run_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past ``PEAK_LIMIT`` elements in one view, a program runs along its largest free range in
+    pieces, with the same result."""
+    X, W = rand(1, 2, 9, 9), rand(3, 2, 3, 3)
+    expr, free = conv_forward(1, 1, 1, 3, 2), [(n, 0, 0), (o, 0, 2), (i, 0, 8), (j, 0, 8)]
+    whole = C.run(expr, {"x": X, "w": W}, free)
+    monkeypatch.setattr(C.program, "PEAK_LIMIT", 50)
+    calls = []
+    real = C.program.Program.__call__
+    monkeypatch.setattr(C.program.Program, "__call__", lambda self, env: calls.append(self.free) or real(self, env))
+    pieces = C.run(expr, {"x": X, "w": W}, free)
+    assert len(calls) > 2 and torch.allclose(pieces, whole, rtol=0, atol=1e-14)
+    assert torch.allclose(whole, F.conv2d(X, W, padding=1), rtol=1e-12, atol=1e-12)

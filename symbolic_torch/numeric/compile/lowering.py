@@ -41,6 +41,11 @@ class Lowering:
         self.nodes: dict[tuple, Node] = {}
         self.fallbacks: list[str] = []
         self._symbols: dict[sp.Basic, tuple[frozenset, bool]] = {}
+        self.peak = 0  # the most elements one view or window of the program holds (chunking decides on it)
+
+    def holds(self, axes: object, scope: Scope) -> None:
+        """Note that the program materialises a tensor over ``axes`` (variables of ``scope``)."""
+        self.peak = max(self.peak, math.prod(scope[a][1] - scope[a][0] + 1 for a in axes))  # type: ignore[attr-defined]
 
     def compile(self, e: sp.Basic, scope: Scope) -> Node:
         """The node computing ``e`` over the variables of ``scope`` it depends on (shared when repeated)."""
@@ -200,7 +205,9 @@ def _indexed(lw: Lowering, e: sp.Indexed, scope: Scope) -> Node:
     name = str(e.base.label)
     if name not in lw.shapes:
         raise KeyError(name)
-    return compile_read(e, scope, lw.shapes[name], lambda p: lw.compile(p, scope))
+    node = compile_read(e, scope, lw.shapes[name], lambda p: lw.compile(p, scope))
+    lw.holds(lw.free_in(e, scope), scope)
+    return node
 
 
 @handles(sp.Add)

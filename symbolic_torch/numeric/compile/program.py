@@ -20,6 +20,7 @@ from symbolic_torch.numeric.compile.named import Ctx, Node, align
 log = logging.getLogger("symbolic_torch.numeric.compile")
 Free = Sequence[tuple[sp.Symbol, int, int]]
 CACHE_SIZE = 1024
+PEAK_LIMIT = 1 << 26  # elements (512 MiB of float64) one view may hold before a program runs in pieces
 _CACHE: "OrderedDict[tuple, Program]" = OrderedDict()
 STATS: Counter[str] = Counter()  # compiled, cache hits, runs
 
@@ -33,6 +34,7 @@ class Program:
     root: Node
     free: tuple[tuple[sp.Symbol, int, int], ...]
     fallbacks: tuple[str, ...]
+    peak: int = 0  # the most elements one view or window holds
 
     def __call__(self, env: Mapping[str, torch.Tensor]) -> torch.Tensor:
         STATS["runs"] += 1
@@ -64,7 +66,7 @@ def compile_formula(expr: sp.Basic, free: Free, shapes: Mapping[str, tuple[int, 
     if len({s for s, _, _ in free}) != len(free):
         raise ValueError(f"a free index twice in {free}")
     root = lw.compile(expr, {s: (lo, hi) for s, lo, hi in free})
-    program = Program(root, free, tuple(lw.fallbacks))
+    program = Program(root, free, tuple(lw.fallbacks), lw.peak)
     STATS["compiled"] += 1
     _CACHE[key] = program
     if len(_CACHE) > CACHE_SIZE:
@@ -73,9 +75,23 @@ def compile_formula(expr: sp.Basic, free: Free, shapes: Mapping[str, tuple[int, 
 
 
 def run(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free) -> torch.Tensor:
-    """``expr`` for every value of the ``free`` indices, by its compiled program (env: float64 tensors)."""
+    """``expr`` for every value of the ``free`` indices, by its compiled program (env: float64 tensors).
+
+    A program whose views would hold more than ``PEAK_LIMIT`` elements runs in pieces along its
+    largest free range (each piece its own cached program), so memory stays bounded.
+    """
     device = next((v.device for v in env.values()), torch.device("cpu"))
-    program = compile_formula(expr, free, {k: tuple(v.shape) for k, v in env.items()}, device)
+    shapes = {k: tuple(v.shape) for k, v in env.items()}
+    program = compile_formula(expr, free, shapes, device)
+    free = list(program.free)
+    if program.peak > PEAK_LIMIT and free:
+        k = max(range(len(free)), key=lambda m: free[m][2] - free[m][1])
+        sym, lo, hi = free[k]
+        if hi > lo:
+            mid = (lo + hi) // 2
+            parts = [free[:k] + [(sym, a, b)] + free[k + 1:] for a, b in ((lo, mid), (mid + 1, hi))]
+            if compile_formula(expr, parts[0], shapes, device).peak < program.peak:  # pieces that help
+                return torch.cat([run(expr, env, part) for part in parts], dim=k)
     return program(env)
 
 

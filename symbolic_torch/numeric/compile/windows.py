@@ -21,6 +21,7 @@ from symbolic_torch.numeric.compile.named import Ctx, Named, Node, Scope, align,
 def _cells(lw: Lowering, e: WindowMax | WindowArgmax, scope: Scope):  # noqa: ANN202
     """The window's limits, the scope inside, and a function giving the guarded body per run."""
     body, limits, inner = bind(lw, sp.Tuple(e.body, e.guard), e.limits, scope)
+    lw.holds(set(lw.free_in(body, inner)) | {s for s, _, _ in limits}, inner)
     value, guard = lw.compile(body[0], inner), None if body[1] == sp.true else lw.compile(body[1], inner)
 
     def cells(ctx: Ctx) -> Named:
