@@ -72,6 +72,7 @@ class Node:
         return hit
 
 
+MEMO_SIZE = 1 << 16  # entries kept by each memo below before it starts over
 _UNIONS: dict[tuple, tuple[sp.Symbol, ...]] = {}
 _ALIGNS: dict[tuple, tuple[list[int] | None, list[int]]] = {}  # (axes, to) → permutation, where unit axes go
 
@@ -84,6 +85,8 @@ def union(*values: Named) -> tuple[sp.Symbol, ...]:
         out: list[sp.Symbol] = []
         for v in values:
             out.extend(a for a in v.axes if a not in out)
+        if len(_UNIONS) > MEMO_SIZE:
+            _UNIONS.clear()
         found = _UNIONS[key] = tuple(out)
     return found
 
@@ -98,6 +101,8 @@ def align(v: Named, axes: Sequence[sp.Symbol]) -> torch.Tensor:
     if plan is None:
         present = [a for a in axes if a in v.axes]
         perm = [v.axes.index(a) for a in present]
+        if len(_ALIGNS) > MEMO_SIZE:
+            _ALIGNS.clear()
         plan = _ALIGNS[key] = (perm if perm != list(range(len(perm))) else None,
                                [present.index(a) if a in v.axes else -1 for a in axes])
     t = v.forward()
