@@ -69,6 +69,8 @@ def _window_argmax(lw: Lowering, e: WindowArgmax, scope: Scope) -> Node:
         if math.prod(sizes) == 0:  # no cell to be the argmax
             return Named(torch.zeros(lead, dtype=torch.float64, device=v.t.device), rest)
         flat = align(v, rest + tuple(bound)).expand(lead + sizes).reshape(lead + [-1])
-        best = torch.where(torch.isnan(flat), torch.inf, flat).argmax(dim=-1).to(torch.float64)
+        if bool(torch.isnan(v.t).any()):  # torch selects a NaN cell: NaN ranks first
+            flat = torch.where(torch.isnan(flat), torch.inf, flat)
+        best = flat.argmax(dim=-1).to(torch.float64)
         return combine(lambda a, b: (a == b).to(torch.float64), where(ctx), Named(best, rest))
     return Node(run, "WindowArgmax")
