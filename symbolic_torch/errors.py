@@ -53,3 +53,8 @@ class FormatError(SymbolicTorchError, ValueError):
 class LiveModelError(SymbolicTorchError, RuntimeError):
     """The call needs the live model, which a loaded derivation does not have: re-running
     autograd on it, replaying its graph, timing its nodes. The message says what to do instead."""
+
+
+class EvaluatorMismatchError(SymbolicTorchError, AssertionError):
+    """The compiled evaluator and the reference evaluator disagree on a formula (raised only
+    when ``SYMBOLIC_TORCH_EVALUATOR=both``); the message names the formula and the worst element."""

@@ -3,6 +3,8 @@
 Loading this package fills the evaluator's handler table (algebra, reductions, functions),
 so a formula evaluates the same whatever else was imported. New sympy classes are taught
 with ``register(cls, handler)``; ``elementwise(fn)`` makes the handler of an elementwise one.
+The grid walk is the reference; ``numeric.compile`` compiles formulas into torch programs
+(einsum, strided views, masks) behind the same entry points (``numeric.evaluate``).
 """
 from __future__ import annotations
 

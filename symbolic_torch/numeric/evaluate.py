@@ -13,34 +13,118 @@ A compiled tensor program for a formula plugs in here, behind the same three sig
 
 Reads outside a tensor are 0 (``numeric.padding``); a ``Piecewise`` none of whose conditions
 holds is NaN, as in sympy.
+
+Two evaluators sit behind ``evaluate``: the reference grid walk above, and compiled tensor
+programs (``numeric.compile``: einsum, strided views, masks). ``SYMBOLIC_TORCH_EVALUATOR``
+picks: ``auto`` (the default: compiled where the grid is larger than ``COMPILE_ABOVE``
+elements, where compiling pays), ``compiled``, ``reference``, or ``both`` (each formula by
+both, raising ``EvaluatorMismatchError`` naming the formula where they differ by more than
+``AGREE`` relative to the result's scale: the test mode).
 """
 from __future__ import annotations
 
+import logging
 import math
+import os
 from collections import OrderedDict
 from typing import Mapping, Sequence
 
 import sympy as sp
 import torch
 
+from symbolic_torch.errors import EvaluatorMismatchError
 from symbolic_torch.ir.primitives import Iverson, WindowArgmax, WindowMax
+from symbolic_torch.numeric import compile as compiled
 from symbolic_torch.numeric.grid import Grid
 
 Free = Sequence[tuple[sp.Symbol, int, int]]
 GRID_LIMIT = 1 << 22  # elements per chunk of the broadcast grid
+EVALUATORS = ("auto", "compiled", "reference", "both")
+COMPILE_ABOVE = 16  # auto: a grid this small (a worked element's scalar) is evaluated by the reference
+AGREE = 1e-12  # both: the largest difference allowed, relative to |reference| + max |reference|
+log = logging.getLogger("symbolic_torch.numeric.compile")
+
+
+def evaluator() -> str:
+    """The evaluator ``SYMBOLIC_TORCH_EVALUATOR`` asks for (``auto`` when unset)."""
+    mode = os.environ.get("SYMBOLIC_TORCH_EVALUATOR", "").strip().lower() or "auto"
+    if mode not in EVALUATORS:
+        raise ValueError(f"SYMBOLIC_TORCH_EVALUATOR={mode!r}: choose one of {', '.join(EVALUATORS)}")
+    return mode
 
 
 def evaluate(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -> torch.Tensor:
     """Evaluate ``expr`` for every value of the ``free`` indices.
 
     ``env`` maps tensor base names to tensors. Returns a float64 tensor whose
-    shape is the free ranges' sizes (a 0-d tensor when ``free`` is empty).
-    Large grids are evaluated in chunks along the largest free index.
+    shape is the free ranges' sizes (a 0-d tensor when ``free`` is empty), on
+    the device of ``env``'s tensors.
+
+    >>> from symbolic_torch.ir import symbols as S
+    >>> x, (i, k) = S.tensor("x"), S.indices("ik")
+    >>> evaluate(sp.Sum(x[i, k], (k, 0, 2)), {"x": torch.ones(2, 3)}, [(i, 0, 1)])
+    tensor([3., 3.], dtype=torch.float64)
     """
     env = {k: v.detach().to(torch.float64) for k, v in env.items()}
     free = list(free)
     if any(hi < lo for _, lo, hi in free):  # an empty output: nothing to evaluate
-        return torch.zeros([max(hi - lo + 1, 0) for _, lo, hi in free], dtype=torch.float64)
+        device = next((v.device for v in env.values()), None)
+        return torch.zeros([max(hi - lo + 1, 0) for _, lo, hi in free], dtype=torch.float64, device=device)
+    mode = evaluator()
+    if mode == "reference" or (mode == "auto" and _cost(expr, {s: hi - lo + 1 for s, lo, hi in free}) <= COMPILE_ABOVE):
+        return reference(expr, env, free)
+    got = _compiled(expr, env, free)
+    if mode == "both":
+        check_agreement(expr, got, reference(expr, env, free), env)
+    return got
+
+
+def _compiled(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free) -> torch.Tensor:
+    """The compiled program's value; the reference's where the formula cannot be compiled at all."""
+    try:
+        return compiled.run(expr, env, free)
+    except Exception as why:  # noqa: BLE001  (correctness first: the reference says what is wrong, if anything)
+        compiled.program.FALLBACKS["whole formula"] += 1
+        log.debug("reference evaluator for the whole formula (%s: %s): %s", type(why).__name__, why, expr)
+        return reference(expr, env, free)
+
+
+def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor,
+                    env: Mapping[str, torch.Tensor] | None = None) -> None:
+    """Raise ``EvaluatorMismatchError`` naming ``expr`` unless ``got`` (compiled) equals ``want``
+    (reference): the same NaN and ±inf cells, finite cells within ``AGREE`` of the result's scale
+    (|reference| + its largest magnitude + that of the tensors read: a sum that cancels to
+    ~1e-16 may differ in its last digits by summation order).
+
+    >>> check_agreement(sp.Symbol("e"), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-15]))
+    """
+    got, want = got.cpu(), want.cpu()
+    bad = (torch.isnan(got) != torch.isnan(want)) | (torch.isinf(want) & (got != want))
+    fin = torch.isfinite(want) & torch.isfinite(got)
+    scale = max([_magnitude(want)] + [_magnitude(v) for v in (env or {}).values()])
+    bad |= fin & ((got - want).abs() > AGREE * (want.abs() + scale))
+    bad |= torch.isfinite(want) & ~torch.isfinite(got)
+    if got.shape != want.shape or bool(bad.any()):
+        where = tuple(int(k) for k in bad.nonzero()[0]) if got.shape == want.shape else None
+        at = f" at {where}: compiled {got[where].item()!r}, reference {want[where].item()!r}" if where is not None else \
+            f": shapes {tuple(got.shape)} and {tuple(want.shape)}"
+        raise EvaluatorMismatchError(f"the compiled and reference evaluators disagree on {expr}{at}")
+
+
+def _magnitude(t: torch.Tensor) -> float:
+    """The largest finite |value| of ``t`` (0 if none)."""
+    t = t.detach()
+    fin = t[torch.isfinite(t)] if t.is_floating_point() else t
+    return float(fin.abs().max()) if fin.numel() else 0.0
+
+
+def reference(expr: sp.Basic, env: Mapping[str, torch.Tensor], free: Free = ()) -> torch.Tensor:
+    """``evaluate`` by the reference grid walk (on the CPU; the result on ``env``'s device).
+    Large grids are evaluated in chunks along the largest free index."""
+    device = next((v.device for v in env.values()), torch.device("cpu"))
+    if device.type != "cpu":
+        return reference(expr, {k: v.cpu() for k, v in env.items()}, free).to(device)
+    free = list(free)
     chunks = _chunks(expr, free)
     if chunks:
         axis, parts = chunks

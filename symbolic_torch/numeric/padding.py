@@ -50,8 +50,8 @@ def gather(t: torch.Tensor, positions: Sequence[torch.Tensor]) -> torch.Tensor:
     pos = torch.broadcast_tensors(*positions)
     ok = contains(t.shape, pos)
     if t.numel() == 0:  # every read is outside an empty tensor
-        return torch.zeros(pos[0].shape, dtype=torch.float64)
-    flat = torch.zeros(pos[0].shape, dtype=torch.long)
+        return torch.zeros(pos[0].shape, dtype=torch.float64, device=t.device)
+    flat = torch.zeros(pos[0].shape, dtype=torch.long, device=t.device)
     for p, n in zip(pos, t.shape):  # row-major offset, 0 (a valid offset) where the read is outside
         flat = flat * n + torch.where(ok, p, 0).long()
     vals = t.contiguous().view(-1)[flat]
