@@ -87,6 +87,7 @@ def _tool(tool: str, model: Any, x: Any, loss: Any, target: Any) -> Callable[[],
         if verify:
             return {"steps": len(d.steps), "ok": d.report.ok, "max_abs_error": d.report.max_abs_error,
                     "checks": len(d.report.all_rows)}
+        print(json.dumps({"partial": {"steps": len(d.steps), "formulas_s": t}}), flush=True)  # kept on a timeout
         tg, _ = _timed(d.gradient_values)
         return {"steps": len(d.steps), "formulas_s": t, "grads_s": tg}
     return derive
@@ -133,16 +134,24 @@ def _worked(positions: int = 20) -> dict[str, Any]:
 def run_cell(spec: dict[str, Any], timeout: float) -> dict[str, Any]:
     """``spec`` in a fresh process (``--worker``); a timeout or a crash is a result, not an error."""
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", json.dumps(spec)]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "SYMBOLIC_TORCH_PROGRESS": "0"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "SYMBOLIC_TORCH_PROGRESS": "0",
+           "BENCH_GPT_WIDTH": str(spec.get("width", 768)), "BENCH_GPT_SEQ": str(spec.get("seq", 128))}
     t0 = time.perf_counter()
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=ROOT, env=env)
-    except subprocess.TimeoutExpired:
-        return {"timeout": timeout}
-    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{")]
+    except subprocess.TimeoutExpired as stopped:
+        return {"timeout": timeout, **_partial(stopped.stdout)}
+    lines = [ln for ln in p.stdout.splitlines() if ln.startswith("{") and '"partial"' not in ln]
     if p.returncode != 0 or not lines:
         return {"error": (p.stderr.strip().splitlines() or ["?"])[-1][:200], "wall": time.perf_counter() - t0}
     return json.loads(lines[-1])
+
+
+def _partial(out: str | bytes | None) -> dict[str, Any]:
+    """What a stopped cell had measured: its last ``partial`` line (derive's formulas), if any."""
+    text = out.decode() if isinstance(out, bytes) else (out or "")
+    found = [json.loads(ln)["partial"] for ln in text.splitlines() if ln.startswith('{"partial"')]
+    return {"first_info": found[-1]} if found else {}
 
 
 def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -156,7 +165,7 @@ def cells(args: argparse.Namespace) -> list[dict[str, Any]]:
     if args.only in (None, "worked"):
         specs.append({"kind": "worked", "n": 0, "tool": "step.at"})
     for s in specs:
-        s["warm_limit"] = args.warm_limit
+        s.update(warm_limit=args.warm_limit, width=args.gpt_width, seq=args.gpt_seq)
     return specs
 
 
@@ -170,14 +179,23 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warm-limit", type=float, default=60.0, help="no warm call after a first call longer than this")
     p.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results_scale.md")
     p.add_argument("--plots", type=Path, default=ROOT / "docs", help="folder for scale_size.png, scale_depth.png")
+    p.add_argument("--gpt-width", type=int, default=768, help="the stacks' width (12 heads where it divides)")
+    p.add_argument("--gpt-seq", type=int, default=128, help="the stacks' sequence length")
+    p.add_argument("--suffix", default="", help="added to the plots' names (scale_size<suffix>.png)")
+    p.add_argument("--from-json", type=Path, nargs="*", default=None,
+                   help="write the report and plots from these results files (of earlier runs), running nothing")
     p.add_argument("--worker", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.worker:
         print(json.dumps(worker(json.loads(args.worker))))
         return 0
     args.sizes = args.sizes or ([56, 112] if args.quick else [56, 112, 224])
     args.depths = args.depths or ([1, 2] if args.quick else [1, 2, 4, 12])
     from scale_report import write_all  # beside this file
+    if args.from_json:
+        write_all([r for f in args.from_json for r in json.loads(f.read_text())], args)
+        return 0
     results = []
     for spec in cells(args):
         print(f"{spec['kind']} {spec['n']} {spec['tool']} …", file=sys.stderr, flush=True)

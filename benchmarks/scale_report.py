@@ -107,7 +107,7 @@ def _context() -> str:
 
 def write_all(results: list[dict[str, Any]], args: Any) -> None:
     """``results_scale.md`` and the plots."""
-    parts = [f"# Scale benchmark (`python benchmarks/bench_scale.py{' --quick' if args.quick else ''}`)", "",
+    parts = [f"# Scale benchmark (`python benchmarks/bench_scale.py {' '.join(args.argv)}`)", "",
              _context(), "", "Seconds; each cell its own process, one torch thread. `1st` is the first call in a "
              "fresh process (sympy derives every formula), `warm` the second call in that process (formulas "
              "cached). `derive+grads` is `derive(verify=False)` plus `gradient_values()`.", ""]
@@ -117,16 +117,18 @@ def write_all(results: list[dict[str, Any]], args: Any) -> None:
                   f"Growth {args.sizes[0]} → {args.sizes[-1]} px (first call / warm): "
                   + "; ".join(f"{t} {growth(results, 'resnet', args.sizes, t, 'first')} / "
                               f"{growth(results, 'resnet', args.sizes, t, 'warm')}" for t in TOOLS), ""]
-        plot(results, "resnet", args.sizes, args.plots / "scale_size.png", "input side S (1×3×S×S)",
+        plot(results, "resnet", args.sizes, args.plots / f"scale_size{args.suffix}.png", "input side S (1×3×S×S)",
              "ResNet-18-shaped: time against input size")
     if args.only in (None, "depth"):
-        parts += ["## Depth: GPT-2-small-shaped stacks (width 768, 12 heads, sequence 128), float32", "",
+        heads = 12 if args.gpt_width % 12 == 0 else 1
+        parts += [f"## Depth: GPT-2-shaped stacks (width {args.gpt_width}, {heads} heads, sequence {args.gpt_seq}), "
+                  "float32", "",
                   table(results, "gpt", args.depths, "blocks"), "",
                   f"Growth {args.depths[0]} → {args.depths[-1]} blocks (first call / warm): "
                   + "; ".join(f"{t} {growth(results, 'gpt', args.depths, t, 'first')} / "
                               f"{growth(results, 'gpt', args.depths, t, 'warm')}" for t in TOOLS), ""]
-        plot(results, "gpt", args.depths, args.plots / "scale_depth.png", "identical blocks",
-             "GPT-2-shaped stack: time against depth")
+        plot(results, "gpt", args.depths, args.plots / f"scale_depth{args.suffix}.png", "identical blocks",
+             f"GPT-2-shaped stack (width {args.gpt_width}, seq {args.gpt_seq}): time against depth")
     w = next((r for r in results if r["kind"] == "worked"), None)
     if w is not None:
         parts += ["## Worked element: Conv2d(256, 8, 3) with bias, 2,305 terms", ""]
