@@ -24,7 +24,7 @@ def seconds(r: dict[str, Any], which: str = "first") -> float | None:
 
 def _show(r: dict[str, Any], which: str = "first") -> str:
     if "timeout" in r:
-        return f"> {r['timeout']:.0f} (stopped)"
+        return f"> {r['timeout']:.0f} (stopped)" if which == "first" else "—"
     if "error" in r:
         return "error: " + r["error"][:60]
     v = seconds(r, which)
