@@ -48,7 +48,7 @@ def table(results: list[dict[str, Any]], kind: str, ns: list[int], label: str) -
         rows.append([n, info.get("steps", "—"), _show(c["fwd+bwd"]), _show(tl), _show(tl, "warm"),
                      _show(c["derive"]), _show(c["derive"], "warm"),
                      _fmt(info.get("formulas_s")), _show(dv), _show(dv, "warm"), verified,
-                     f"{c['derive'].get('rss_gib', 0):.2f} / {dv.get('rss_gib', 0):.2f}" if rss else "—",
+                     " / ".join(_fmt_gib(r.get("rss_gib")) for r in (c["derive"], dv)) if rss else "—",
                      _ratio(seconds(dv), seconds(tl)), _ratio(seconds(dv, "warm"), seconds(tl, "warm"))])
     head = [label, "steps", "fwd+bwd", "TorchLens 1st", "TorchLens warm", "derive+grads 1st",
             "derive+grads warm", "of which formulas (1st)", "derive+verify 1st", "derive+verify warm",
@@ -56,14 +56,21 @@ def table(results: list[dict[str, Any]], kind: str, ns: list[int], label: str) -
     return tabulate(rows, headers=head, tablefmt="github")
 
 
+def _fmt_gib(v: Any) -> str:
+    return f"{v:.2f}" if isinstance(v, (int, float)) else "—"
+
+
 def _fmt(v: Any) -> str:
     return f"{v:.3g}" if isinstance(v, (int, float)) else "—"
 
 
 def growth(results: list[dict[str, Any]], kind: str, ns: list[int], tool: str, which: str) -> str:
-    """time(largest) / time(smallest) for ``tool``."""
+    """time(largest) / time(smallest) for ``tool`` (``which`` "formulas": derive's formulas alone)."""
     if len(ns) < 2:
         return "—"
+    if which == "formulas":
+        f = [_cell(results, kind, n, "derive").get("first_info", {}).get("formulas_s") for n in (ns[-1], ns[0])]
+        return _ratio(*f)
     return _ratio(seconds(_cell(results, kind, ns[-1], tool), which), seconds(_cell(results, kind, ns[0], tool), which))
 
 
@@ -84,6 +91,10 @@ def plot(results: list[dict[str, Any]], kind: str, ns: list[int], path: Path, xl
             t = _cell(results, kind, n, tool)["timeout"]
             ax.plot([n], [t], "x", color=color, markersize=10)
             ax.annotate("stopped", (n, t), textcoords="offset points", xytext=(4, 4), fontsize=7, color=color)
+    formulas = [(n, _cell(results, kind, n, "derive").get("first_info", {}).get("formulas_s")) for n in ns]
+    formulas = [(n, v) for n, v in formulas if v is not None]
+    if formulas:  # derive(verify=False) alone: the symbolic work, numbers left lazy
+        ax.plot(*zip(*formulas), ":s", color="tab:blue", label="derive, formulas only (first call)")
     ax.set_yscale("log")
     ax.set_xticks(ns)
     ax.set_xlabel(xlabel)
@@ -116,7 +127,8 @@ def write_all(results: list[dict[str, Any]], args: Any) -> None:
                   table(results, "resnet", args.sizes, "S"), "",
                   f"Growth {args.sizes[0]} → {args.sizes[-1]} px (first call / warm): "
                   + "; ".join(f"{t} {growth(results, 'resnet', args.sizes, t, 'first')} / "
-                              f"{growth(results, 'resnet', args.sizes, t, 'warm')}" for t in TOOLS), ""]
+                              f"{growth(results, 'resnet', args.sizes, t, 'warm')}" for t in TOOLS)
+                  + f"; derive's formulas alone (first call) {growth(results, 'resnet', args.sizes, 'derive', 'formulas')}", ""]
         plot(results, "resnet", args.sizes, args.plots / f"scale_size{args.suffix}.png", "input side S (1×3×S×S)",
              "ResNet-18-shaped: time against input size")
     if args.only in (None, "depth"):
@@ -126,7 +138,8 @@ def write_all(results: list[dict[str, Any]], args: Any) -> None:
                   table(results, "gpt", args.depths, "blocks"), "",
                   f"Growth {args.depths[0]} → {args.depths[-1]} blocks (first call / warm): "
                   + "; ".join(f"{t} {growth(results, 'gpt', args.depths, t, 'first')} / "
-                              f"{growth(results, 'gpt', args.depths, t, 'warm')}" for t in TOOLS), ""]
+                              f"{growth(results, 'gpt', args.depths, t, 'warm')}" for t in TOOLS)
+                  + f"; derive's formulas alone (first call) {growth(results, 'gpt', args.depths, 'derive', 'formulas')}", ""]
         plot(results, "gpt", args.depths, args.plots / f"scale_depth{args.suffix}.png", "identical blocks",
              f"GPT-2-shaped stack (width {args.gpt_width}, seq {args.gpt_seq}): time against depth")
     w = next((r for r in results if r["kind"] == "worked"), None)
