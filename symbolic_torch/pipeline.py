@@ -7,9 +7,10 @@ from typing import Any, Callable
 import sympy as sp
 import torch
 
+from symbolic_torch import progress as _progress
 from symbolic_torch.autodiff.chain import Chain, chain, shared_parameters
 from symbolic_torch.autodiff.differentiate import gradient_formula
-from symbolic_torch.frontend.capture import TARGET_NAME, capture
+from symbolic_torch.frontend.capture import TARGET_NAME, Captured, capture
 from symbolic_torch.errors import NothingDifferentiableError
 from symbolic_torch.frontend.lower import Lowered, SymbolicInterpreter, lower
 from symbolic_torch.ir import symbols as S
@@ -21,7 +22,7 @@ from symbolic_torch.ir.step import Step
 def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
            loss: torch.nn.Module | Callable[..., Any] | None = None, target: Any = None,
            grad_output: torch.Tensor | None = None, verify: bool = True,
-           differentiate: bool = True) -> Derivation:
+           differentiate: bool = True, progress: bool | None = None) -> Derivation:
     """Derive the forward and backward mathematics of ``model`` on ``inputs``.
 
     Example::
@@ -41,6 +42,10 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     verify): what an analysis of shapes and formulas needs (``symbolic_torch.summary``), at the
     cost of capture and lowering alone.
 
+    ``progress`` shows a bar per stage (lowering, deriving, evaluating, verifying) on stderr:
+    True always, False never, None (auto) when stderr is a terminal and the graph has many
+    nodes, or as the environment variable ``SYMBOLIC_TORCH_PROGRESS`` says (``0`` turns it off).
+
     Raises ``NothingDifferentiableError`` when no input is floating point and the model
     has no floating-point parameter that requires grad (there is no gradient to derive).
     """
@@ -49,6 +54,13 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     if verify and not differentiate:
         raise ValueError("verify=True needs the gradient formulas: pass differentiate=True or verify=False")
     cap = capture(model, inputs, loss)
+    with _progress.session(progress, len(cap.gm.graph.nodes)):
+        return _derive(model, inputs, loss, target, grad_output, verify, cap, differentiate)
+
+
+def _derive(model: Any, inputs: tuple[torch.Tensor, ...], loss: Any, target: Any,
+            grad_output: Any, verify: bool, cap: Captured, differentiate: bool = True) -> Derivation:
+    """``derive`` after capture: lower, derive every step's gradients, chain, verify."""
     _check_differentiable(cap.gm, _user_names(model, cap.input_names), inputs)
     run_inputs = tuple(inputs) + ((target,) if loss is not None else ())
     buffers = {k: b.detach().clone() for k, b in cap.gm.named_buffers()}
@@ -57,7 +69,7 @@ def derive(model: torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,
     final = outputs[0] if len(outputs) == 1 else None
     scalar = final is not None and final in interp.values and interp.values[final].dim() == 0
     seeded = {final} if scalar and (loss is not None or grad_output is None) else set()  # ḡ = 1: the scalar is L
-    steps = [_step(k, low, low.node.name in seeded, differentiate) for k, low in enumerate(interp.lowered)]
+    steps = _steps(interp.lowered, seeded, differentiate)
     values = _values(cap.gm, interp)
     seeds = _seeds(outputs, values, seeded, grad_output)
     run = Run(cap.gm, run_inputs, seeds, tuple(outputs), dict(interp.differentiable),
@@ -143,6 +155,16 @@ def _output_nodes(gm: torch.fx.GraphModule) -> list[str]:
     leaves = torch.utils._pytree.tree_leaves(out.args[0])
     names = [n.name for n in leaves if isinstance(n, torch.fx.Node)]
     return list(dict.fromkeys(names))  # a tensor returned twice is one output
+
+
+def _steps(lowered: list[Lowered], seeded: set[str], differentiate: bool = True) -> list[Step]:
+    """Every lowered node as a Step with its derived gradients (a bar ticks per step)."""
+    steps = []
+    with _progress.stage("deriving", len(lowered)) as bar:
+        for k, low in enumerate(lowered):
+            steps.append(_step(k, low, low.node.name in seeded, differentiate))
+            bar.update()
+    return steps
 
 
 def _step(k: int, low: Lowered, seeded: bool, differentiate: bool = True) -> Step:

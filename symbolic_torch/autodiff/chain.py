@@ -12,6 +12,7 @@ from typing import Mapping, Sequence
 import sympy as sp
 import torch
 
+from symbolic_torch import progress
 from symbolic_torch.ir import symbols as S
 from symbolic_torch.ir.step import Step
 from symbolic_torch.numeric.evaluate import evaluate_over
@@ -85,18 +86,24 @@ def _accumulate(steps: Sequence[Step], seeds: Mapping[str, torch.Tensor]) -> tup
     """Reverse accumulation: each step's formulas, fed its output's ḡ, add to its operands' ḡ."""
     adjoints = {k: v.clone() for k, v in seeds.items()}
     contributions: Contributions = {}
-    for step in reversed(steps):
-        if step.output not in adjoints:
-            continue
-        env = {o.symbol: o.value for o in step.operands}
-        env[S.ADJOINT] = adjoints[step.output]
-        for key, eq in step.gradients.items():
-            op = step.operand(key)
-            indices = tuple(eq.lhs.indices) if isinstance(eq.lhs, sp.Indexed) else ()
-            contrib = evaluate_over(eq.rhs, indices, op.shape, env)
-            contributions[(step.name, key)] = contrib
-            adjoints[op.source] = adjoints[op.source] + contrib if op.source in adjoints else contrib
+    with progress.session(None, len(steps)), progress.stage("evaluating", len(steps)) as bar:
+        for step in reversed(steps):
+            bar.update()
+            if step.output in adjoints:
+                _backward(step, adjoints, contributions)
     return adjoints, contributions
+
+
+def _backward(step: Step, adjoints: dict[str, torch.Tensor], contributions: Contributions) -> None:
+    """Add what ``step``'s gradient formulas, fed its output's ḡ, give to its operands' ḡ."""
+    env = {o.symbol: o.value for o in step.operands}
+    env[S.ADJOINT] = adjoints[step.output]
+    for key, eq in step.gradients.items():
+        op = step.operand(key)
+        indices = tuple(eq.lhs.indices) if isinstance(eq.lhs, sp.Indexed) else ()
+        contrib = evaluate_over(eq.rhs, indices, op.shape, env)
+        contributions[(step.name, key)] = contrib
+        adjoints[op.source] = adjoints[op.source] + contrib if op.source in adjoints else contrib
 
 
 def _tie(adjoints: dict[str, torch.Tensor], tied: Sequence[Sequence[str]]) -> dict[str, torch.Tensor]:

@@ -20,30 +20,36 @@ def bound_replace(e: sp.Basic, subs: Subs) -> sp.Basic:
 
     ``bound_replace(Σ_i x[i]·y[j], {i: 0, j: 1}) = Σ_i x[i]·y[1]``; a bound variable that a
     substituted value mentions is renamed first: ``Σ_i x[i + j]`` with ``j ↦ i`` becomes
-    ``Σ_{i'} x[i' + i]``.
+    ``Σ_{i'} x[i' + i]``. One walk over the tree; a subtree with nothing to replace is
+    returned as it is (the same object), so nothing is rebuilt for it.
     """
+    return _replace(e, subs) if subs else e
+
+
+def _replace(e: sp.Basic, subs: Subs) -> sp.Basic:
     if e in subs:
         return subs[e]
-    if not subs or not (e.free_symbols & set(subs)):
+    if not e.args:
         return e
     if isinstance(e, (sp.Sum, WindowMax, WindowArgmax)):
         return _replace_in_scope(e, subs)
-    if not e.args:
-        return e
-    return e.func(*[bound_replace(a, subs) for a in e.args])
+    args = [_replace(a, subs) for a in e.args]
+    return e if all(a is b for a, b in zip(args, e.args)) else e.func(*args)
 
 
 def _replace_in_scope(e: sp.Basic, subs: Subs) -> sp.Basic:
     """``bound_replace`` inside a scope: its body and its limits' ends, never its variables."""
     bound = {lim[0] for lim in e.limits}
     inner = {k: v for k, v in subs.items() if k not in bound}
-    incoming = set().union(*[sp.sympify(v).free_symbols for v in inner.values()]) if inner else set()
+    if not inner or not (e.free_symbols & set(inner)):
+        return e
+    incoming = set().union(*[sp.sympify(v).free_symbols for v in inner.values()])
     clash = bound & incoming
     if clash:  # rename this scope's variables so the substituted values are not captured
         e = e.xreplace(_fresh(e, clash, incoming))
         bound = {lim[0] for lim in e.limits}
-    return e.func(*[bound_replace(a, inner) if not isinstance(a, sp.Tuple) or a[0] not in bound
-                    else sp.Tuple(a[0], *[bound_replace(x, inner) for x in a[1:]]) for a in e.args])
+    return e.func(*[_replace(a, inner) if not isinstance(a, sp.Tuple) or a[0] not in bound
+                    else sp.Tuple(a[0], *[_replace(x, inner) for x in a[1:]]) for a in e.args])
 
 
 def _fresh(e: sp.Basic, clash: set[sp.Symbol], incoming: set[sp.Basic]) -> Subs:

@@ -40,8 +40,22 @@ def functionalize(gm: fx.GraphModule, inputs: tuple[Any, ...] = ()) -> None:
     gm.recompile()
     if not mutating:
         return
-    values = _run_for_storage(gm, inputs)
+    alone = all(_alone(gm, node, mutating) for node in mutating)  # then nothing can share memory with
+    values = {} if alone else _run_for_storage(gm, inputs)  # what they overwrite: no run of the model
     order = {node: k for k, node in enumerate(gm.graph.nodes)}
+    if not alone:
+        _refuse_shared(mutating, values, order)
+    for node in mutating:  # later readers of the overwritten tensor read the new value
+        target = node.args[0] if node.args else None
+        if isinstance(target, fx.Node) and (alone or isinstance(values.get(target), torch.Tensor)):
+            for user in list(target.users):
+                if order[user] > order[node]:
+                    user.replace_input_with(target, node)
+    gm.recompile()
+
+
+def _refuse_shared(mutating: list[fx.Node], values: dict[fx.Node, Any], order: dict[fx.Node, int]) -> None:
+    """Raise ``Aliased`` where an in-place op overwrites memory another tensor read later shares."""
     for node in mutating:
         target = node.args[0] if node.args else None
         if not isinstance(target, fx.Node) or not isinstance(values.get(target), torch.Tensor):
@@ -53,13 +67,32 @@ def functionalize(gm: fx.GraphModule, inputs: tuple[Any, ...] = ()) -> None:
             read_later = any(order[u] > order[node] for u in other.users)
             if read_later and _storage(value) == storage:
                 raise Aliased(f"{node.name} overwrites {target.name}, which shares memory with {other.name}")
-    for node in mutating:  # later readers of the overwritten tensor read the new value
-        target = node.args[0]
-        if isinstance(target, fx.Node) and isinstance(values.get(target), torch.Tensor):
-            for user in list(target.users):
-                if order[user] > order[node]:
-                    user.replace_input_with(target, node)
-    gm.recompile()
+
+
+# Ops whose result is always a new tensor (never a view or the input itself).
+_FRESH_MODULES = (torch.nn.Conv1d, torch.nn.Conv2d, torch.nn.Conv3d, torch.nn.Linear,
+                  torch.nn.modules.batchnorm._BatchNorm, torch.nn.LayerNorm, torch.nn.GroupNorm)
+_FRESH_ARITHMETIC = (operator.add, operator.sub, operator.mul, operator.truediv)
+
+
+def _fresh_tensor(gm: fx.GraphModule, node: Any, mutating: list[fx.Node], depth: int = 0) -> bool:
+    """Is ``node`` surely a new tensor: a layer's output, an in-place op made out of place, or
+    arithmetic on such a tensor (which could otherwise be a Python number)?"""
+    if not isinstance(node, fx.Node) or depth > 8:
+        return False
+    if node.op == "call_module":
+        return node in mutating or isinstance(gm.get_submodule(str(node.target)), _FRESH_MODULES)
+    if node.op == "call_function" and node.target in _FRESH_ARITHMETIC:
+        return any(_fresh_tensor(gm, a, mutating, depth + 1) for a in node.args)
+    return False
+
+
+def _alone(gm: fx.GraphModule, node: fx.Node, mutating: list[fx.Node]) -> bool:
+    """Can no other tensor share the memory that in-place ``node`` overwrites? True when its
+    target is a new tensor and every other reader of it makes a new tensor too (no view)."""
+    target = node.args[0] if node.args else None
+    return (isinstance(target, fx.Node) and _fresh_tensor(gm, target, mutating)
+            and all(u in mutating or _fresh_tensor(gm, u, mutating) for u in target.users))
 
 
 class Aliased(Exception):

@@ -15,6 +15,7 @@ import sympy as sp
 import torch
 import torch.fx as fx
 
+from symbolic_torch import progress
 from symbolic_torch.frontend import registry, table
 from symbolic_torch.frontend.call import Call, TensorArg
 from symbolic_torch.frontend.trace import NO_GRAD
@@ -90,6 +91,7 @@ class SymbolicInterpreter(fx.Interpreter):
         self.items: dict[str, tuple[str, Any]] = {}  # step → (tuple-valued node, item)
         self.buffers_before: dict[str, dict[str, torch.Tensor]] = {}
         self.start_rng_state = rng_state_now()
+        self.on_node: Callable[[], Any] = lambda: None  # called after each node (a progress bar ticks)
 
     def run_node(self, n: fx.Node) -> Any:
         self.rng_states[n.name] = rng_state_now()  # to replay random ops (dropout)
@@ -106,6 +108,7 @@ class SymbolicInterpreter(fx.Interpreter):
             self._get_attr(n, result)
         elif n.op in ("call_function", "call_method", "call_module"):
             self._lower(n, result)
+        self.on_node()
         return result
 
     def _get_attr(self, n: fx.Node, result: Any) -> None:
@@ -218,6 +221,7 @@ def _floating_tuple(result: Any) -> bool:
 def lower(gm: fx.GraphModule, inputs: tuple[Any, ...], constant_inputs: set[str] = frozenset()) -> SymbolicInterpreter:
     """Run ``gm`` on ``inputs`` and lower every differentiable node."""
     interp = SymbolicInterpreter(gm, constant_inputs)
-    with torch.no_grad():
+    with torch.no_grad(), progress.stage("lowering", len(gm.graph.nodes), "node") as bar:
+        interp.on_node = bar.update
         interp.output = interp.run(*inputs)
     return interp

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from symbolic_torch import progress
 from symbolic_torch.frontend.table import tolerance_of
 from symbolic_torch.numeric.evaluate import evaluate_over
 from symbolic_torch.verify import precision
@@ -42,21 +43,26 @@ if TYPE_CHECKING:
 
 def verify(d: "Derivation", atol: float | None = None, rtol: float | None = None) -> VerificationReport:
     """Check every formula of ``d`` against autograd (see module doc), also when called under no_grad."""
-    with torch.enable_grad():
+    with torch.enable_grad(), progress.session(None, len(d.steps)):
         return _verify(d, atol, rtol)
 
 
 def _verify(d: "Derivation", atol: float | None, rtol: float | None) -> VerificationReport:
-    reference = graph_gradients(d)
     model = model_replay(d)
     report = VerificationReport()
     if model is not None:
         report.output_rows = [compare("output", name, "forward", d.values[name], got, d.values[name].dtype,
                                       atol, rtol) for name, got in model.outputs.items()]
-        if all(r.ok for r in report.output_rows):  # else the output rows already fail, and say why
-            reference = {**reference, **model.grads}
-    for step in d.steps:
-        report.step_rows += _step_rows(d, step, atol, rtol)
+    faithful = model is not None and all(r.ok for r in report.output_rows)  # else those rows fail, and say why
+    if faithful and model.complete:  # the model's own gradients cover every tensor: one backward pass
+        reference = dict(model.grads)
+    else:
+        reference = {**graph_gradients(d), **(model.grads if faithful else {})}
+    d.chain.adjoints  # the backward pass first (its own bar), then the checks step by step
+    with progress.stage("verifying", len(d.steps)) as bar:
+        for step in d.steps:
+            report.step_rows += _step_rows(d, step, atol, rtol)
+            bar.update()
     report.rows = _tensor_rows(d, reference, atol, rtol)
     return report
 

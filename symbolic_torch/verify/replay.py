@@ -28,10 +28,13 @@ Grads = dict[str, "torch.Tensor | None"]
 
 @dataclass(frozen=True)
 class ModelReplay:
-    """The model's own outputs (by output node) and gradients (by placeholder or parameter name)."""
+    """The model's own outputs (by output node) and gradients (by placeholder or parameter name).
+    ``complete``: autograd differentiated the model for every input and parameter the captured
+    graph has, so the graph need not be differentiated again as well."""
 
     outputs: dict[str, torch.Tensor]
     grads: Grads
+    complete: bool = False
 
 
 def _copy(self: torch.Tensor, src: Any, non_blocking: bool = False) -> torch.Tensor:
@@ -130,10 +133,11 @@ def model_replay(d: "Derivation") -> ModelReplay | None:
             return None
         try:
             grads = vjp(outs, list(wrt.values()), [run.seeds[n] for n in run.outputs], zeros=False)
+            complete = len(params) == len(d.param_names)
         except RuntimeError:  # autograd refuses the model itself (an in-place op on a saved tensor)
-            grads = [None] * len(wrt)  # the captured graph's autograd stays the reference
+            grads, complete = [None] * len(wrt), False  # the captured graph's autograd stays the reference
     return ModelReplay({n: t.detach() for n, t in zip(run.outputs, outs)},
-                       {k: g for k, g in zip(wrt, grads) if g is not None})
+                       {k: g for k, g in zip(wrt, grads) if g is not None}, complete)
 
 
 def node_vjp(run: Run, step: "Step", seed: torch.Tensor) -> Grads:
