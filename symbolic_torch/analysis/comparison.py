@@ -21,7 +21,7 @@ import torch
 
 from symbolic_torch.analysis.counting import CONVENTION
 from symbolic_torch.analysis.summary import summarize
-from symbolic_torch.analysis.tables import render
+from symbolic_torch.analysis.tables import TableViews, render
 from symbolic_torch.ir.derivation import Derivation
 from symbolic_torch.ir.step import Step
 
@@ -44,7 +44,7 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(TableViews):
     """Models side by side (rows in the order given); ``derivations`` keeps each derivation."""
 
     rows: tuple[ComparisonRow, ...]
@@ -66,21 +66,6 @@ class Comparison:
                  f"derive s: wall-clock seconds of derive({self.settings}) on this machine; distinct formulas: "
                  "forward formulas that differ other than in tensor and index names and numbers."]
         return render(head, body, fmt, notes)
-
-    def to_markdown(self) -> str:
-        """A Markdown table."""
-        return self.table("markdown")
-
-    def to_latex(self) -> str:
-        """A booktabs ``tabular``."""
-        return self.table("latex")
-
-    def to_html(self) -> str:
-        """An HTML ``<table>``."""
-        return self.table("html")
-
-    def __str__(self) -> str:
-        return self.table("text")
 
 
 def compare(models: Mapping[str, Any], *inputs: torch.Tensor, **derive_kwargs: Any) -> Comparison:

@@ -19,7 +19,7 @@ from typing import Any, Callable
 import torch
 
 from symbolic_torch.analysis.counting import CONVENTION, parameter_names, parameter_sizes, step_cost
-from symbolic_torch.analysis.tables import render, shape_text
+from symbolic_torch.analysis.tables import TableViews, render, shape_text
 from symbolic_torch.ir.derivation import Derivation
 from symbolic_torch.ir.step import Step
 
@@ -44,7 +44,7 @@ class SummaryRow:
 
 
 @dataclass(frozen=True)
-class Summary:
+class Summary(TableViews):
     """Per-step rows and model totals (see ``counting`` for the conventions)."""
 
     rows: tuple[SummaryRow, ...]
@@ -92,21 +92,6 @@ class Summary:
         if self.trainable_params != self.total_params:
             notes.append(f"trainable parameters: {self.trainable_params:,} of {self.total_params:,}.")
         return notes
-
-    def to_markdown(self) -> str:
-        """A GitHub-flavoured Markdown table."""
-        return self.table("markdown")
-
-    def to_latex(self) -> str:
-        """A booktabs ``tabular`` (and the conventions below it) for a handout."""
-        return self.table("latex")
-
-    def to_html(self) -> str:
-        """An HTML ``<table>``."""
-        return self.table("html")
-
-    def __str__(self) -> str:
-        return self.table("text")
 
 
 def summary(model: Derivation | torch.nn.Module | Callable[..., Any], *inputs: torch.Tensor,

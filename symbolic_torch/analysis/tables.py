@@ -76,3 +76,25 @@ def _align(rows: Sequence[Sequence[Any]], k: int) -> str:
 def shape_text(shape: Sequence[int]) -> str:
     """``(1, 64, 112, 112)`` → ``1×64×112×112`` (a scalar: ``scalar``)."""
     return "×".join(str(n) for n in shape) if shape else "scalar"
+
+
+class TableViews:
+    """``to_markdown``, ``to_latex``, ``to_html`` and ``str`` of anything with ``table(fmt)``."""
+
+    def table(self, fmt: str = "text") -> str:  # pragma: no cover - each view defines it
+        raise NotImplementedError
+
+    def to_markdown(self) -> str:
+        """A GitHub-flavoured Markdown table."""
+        return self.table("markdown")
+
+    def to_latex(self) -> str:
+        """A booktabs ``tabular`` (and the conventions below it), e.g. for a handout."""
+        return self.table("latex")
+
+    def to_html(self) -> str:
+        """An HTML ``<table>``."""
+        return self.table("html")
+
+    def __str__(self) -> str:
+        return self.table("text")
