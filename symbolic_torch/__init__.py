@@ -30,6 +30,7 @@ _LAZY = {
     "Walkthrough": ("symbolic_torch.training.walkthrough", "Walkthrough"),
     "FormatError": ("symbolic_torch.errors", "FormatError"),
     "LiveModelError": ("symbolic_torch.errors", "LiveModelError"),
+    "EvaluatorMismatchError": ("symbolic_torch.errors", "EvaluatorMismatchError"),
     "create_app": ("symbolic_torch.web.app", "create_app"),
     "summary": ("symbolic_torch.analysis.summary", "summary"),
     "gradient_flow": ("symbolic_torch.analysis.flow", "gradient_flow"),
@@ -41,8 +42,8 @@ __all__ = list(_LAZY)
 if TYPE_CHECKING:
     from symbolic_torch import errors
     from symbolic_torch.pipeline import derive
-    from symbolic_torch.errors import (CaptureError, FormatError, LiveModelError, NothingDifferentiableError,
-                                       UnsupportedOpError, VerificationError)
+    from symbolic_torch.errors import (CaptureError, EvaluatorMismatchError, FormatError, LiveModelError,
+                                       NothingDifferentiableError, UnsupportedOpError, VerificationError)
     from symbolic_torch.ir.derivation import Derivation, Step
     from symbolic_torch.printing.latex import latex
     from symbolic_torch.training.steps import train_steps

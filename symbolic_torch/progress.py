@@ -27,7 +27,8 @@ ENV = "SYMBOLIC_TORCH_PROGRESS"
 AUTO_MIN_STEPS = 50  # nodes in the graph from which auto mode shows bars (on a terminal)
 STAGES = ("lowering", "deriving", "evaluating", "verifying")
 
-_ACTIVE: contextvars.ContextVar[bool] = contextvars.ContextVar("symbolic_torch_progress", default=False)
+# None: no session open; True/False: the open session's choice (an inner session keeps it)
+_ACTIVE: contextvars.ContextVar[bool | None] = contextvars.ContextVar("symbolic_torch_progress", default=None)
 
 
 class _Silent:
@@ -63,7 +64,8 @@ def session(progress: bool | None, nodes: int) -> Iterator[bool]:
     """Within the block, ``stage`` shows bars if ``wanted(progress, nodes)``; yields that choice.
     Sessions nest: an inner one (``Derivation.verify`` called by ``derive``) keeps the outer choice
     when its own ``progress`` is None."""
-    on = _ACTIVE.get() if progress is None and _ACTIVE.get() else wanted(progress, nodes)
+    outer = _ACTIVE.get()
+    on = outer if progress is None and outer is not None else wanted(progress, nodes)
     token = _ACTIVE.set(on)
     try:
         yield on
@@ -73,7 +75,7 @@ def session(progress: bool | None, nodes: int) -> Iterator[bool]:
 
 def active() -> bool:
     """Is a session with bars open?"""
-    return _ACTIVE.get()
+    return bool(_ACTIVE.get())
 
 
 @contextlib.contextmanager

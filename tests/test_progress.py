@@ -79,3 +79,11 @@ def test_sessions_nest_and_stages_outside_them_are_silent(capsys: pytest.Capture
         with progress.session(False, 1):
             assert not progress.active()
     assert not progress.active()
+
+
+def test_progress_false_wins_over_the_environment_in_every_stage(monkeypatch: pytest.MonkeyPatch,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    """An explicit ``progress=False`` keeps verification and the chain (inner sessions) silent too."""
+    monkeypatch.setenv(progress.ENV, "1")
+    _derive(progress=False)
+    assert capsys.readouterr().err == ""

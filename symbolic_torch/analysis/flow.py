@@ -118,7 +118,8 @@ def _layer(name: str, names: tuple[str, ...], grads: dict[str, torch.Tensor],
     if weights:
         w = weights[0].detach().double()
         gain = float(w.std()) * math.sqrt(w[0].numel()) if w.numel() > 1 else None
-    return LayerFlow(name, names, g, p, g / p if p else math.inf, gain)
+    ratio = g / p if p else (math.inf if g else 0.0)  # a zero-initialised layer with no gradient is not exploding
+    return LayerFlow(name, names, g, p, ratio, gain)
 
 
 def _advice(d: Derivation, layers: tuple[LayerFlow, ...], low: tuple[str, ...], high: tuple[str, ...]) -> tuple[str, ...]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from symbolic_torch.analysis.counting import parameter_names
 from symbolic_torch.analysis.counts import Counter
 from symbolic_torch.io.encode import dtype_name, number, row
 from symbolic_torch.io.srepr import dumps
@@ -103,7 +104,7 @@ def _role(d: "Derivation", o: "Operand", producers: dict[str, str], inputs: dict
         return "activation"
     if o.source in inputs:
         return "input"
-    if o.source in d.param_names or any(o.source in names for names in d.chain.tied):
+    if o.source in parameter_names(d):  # frozen ones too, as the params count has them
         return "parameter"
     if o.source in d.run.buffers:
         return "buffer"

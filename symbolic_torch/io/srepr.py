@@ -46,9 +46,11 @@ def _build(node: ast.AST, ns: dict[str, Any]) -> Any:
         kwargs = {k.arg: _build(k.value, ns) for k in node.keywords if k.arg is not None}
         if len(kwargs) != len(node.keywords):
             raise FormatError("srepr formula: **kwargs are not allowed")
-        if any(isinstance(a, str) for a in args) and func not in _TAKES_TEXT:
-            # sympy parses (evaluates) a string handed to most constructors: only names pass
-            raise FormatError(f"srepr formula: {getattr(func, '__name__', func)} may not take a string")
+        # sympy parses (evaluates) a string handed to most constructors, also inside a tuple or as a
+        # keyword: only a name given straight to Symbol, Dummy, Float, … passes
+        direct = func in _TAKES_TEXT
+        if (any(_has_text(a, top=direct) for a in args) or any(_has_text(v, top=False) for v in kwargs.values())):
+            raise FormatError(f"srepr formula: {getattr(func, '__name__', func)} may not take a string here")
         return func(*args, **kwargs)
     if isinstance(node, ast.Name):
         if node.id not in ns:
@@ -61,6 +63,14 @@ def _build(node: ast.AST, ns: dict[str, Any]) -> Any:
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and isinstance(node.operand, ast.Constant):
         return -_build(node.operand, ns)
     raise FormatError(f"srepr formula: {type(node).__name__} is not allowed ({ast.unparse(node)[:60]!r})")
+
+
+def _has_text(value: Any, top: bool) -> bool:
+    """Is there a string in ``value`` (a tuple's items included)? A string itself counts unless
+    ``top`` (an argument the constructor takes as a name)."""
+    if isinstance(value, str):
+        return not top
+    return isinstance(value, tuple) and any(_has_text(v, top=False) for v in value)
 
 
 _TAKES_TEXT = (sp.Symbol, sp.Dummy, sp.Wild, sp.Float, sp.Function, Str)

@@ -99,6 +99,9 @@ def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor,
     >>> check_agreement(sp.Symbol("e"), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-15]))
     """
     got, want = got.cpu(), want.cpu()
+    if got.shape != want.shape:
+        raise EvaluatorMismatchError(f"compiled and reference evaluators disagree on {expr}: shapes "
+                                     f"{tuple(got.shape)} and {tuple(want.shape)}")
     bad = (torch.isnan(got) != torch.isnan(want)) | (torch.isinf(want) & (got != want))
     fin = torch.isfinite(want) & torch.isfinite(got)
     scale = max([_magnitude(want)] + [_magnitude(v) for v in (env or {}).values()])

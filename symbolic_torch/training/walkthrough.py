@@ -145,15 +145,17 @@ class Walkthrough:
         self.report = WalkthroughReport(rows, oks, tol)
         return self.report
 
-    def to_latex(self, **settings: Any) -> str:
+    def to_latex(self) -> str:
         """The walkthrough as a LaTeX fragment: a section per iteration and a loss table."""
         from symbolic_torch.training.document import walkthrough_latex
-        return walkthrough_latex(self, **settings)
+        return walkthrough_latex(self)
 
-    def to_pdf(self, path: str | Path = "paper_output/walkthrough.pdf", **settings: Any) -> Path:
-        """Write ``path`` (.tex beside it) and compile it; returns the PDF path."""
+    def to_pdf(self, path: str | Path = "paper_output/walkthrough.pdf", title: str | None = None,
+               compile: bool = True) -> Path:
+        """Write ``path`` (.tex beside it) and compile it; returns the PDF path (the .tex's with
+        ``compile=False``)."""
         from symbolic_torch.training.document import write_pdf
-        return write_pdf(self, path, **settings)
+        return write_pdf(self, path, title=title, compile=compile)
 
     def __repr__(self) -> str:
         state = "unverified" if self.report is None else ("ok" if self.report.ok else "FAILED")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
+from symbolic_torch.errors import SymbolicTorchError
 from symbolic_torch.web.elements import element_record, worked
 from symbolic_torch.web.page import page_html
 from symbolic_torch.web.payload import tensor_of, view_payload
@@ -66,6 +67,14 @@ def create_app(source: "Derivation | Callable[[], Derivation]", title: str = "De
     def http_error(e: HTTPException) -> Any:
         return jsonify(error=f"{e.name}: {e.description}"), e.code
 
+    @app.errorhandler(SymbolicTorchError)
+    def library_error(e: SymbolicTorchError) -> Any:  # e.g. an op training cannot derive
+        return jsonify(error=f"{type(e).__name__}: {e}"), 422
+
+    @app.errorhandler(Exception)
+    def unexpected(e: Exception) -> Any:  # still JSON, and the server keeps serving
+        return jsonify(error=f"internal error: {type(e).__name__}: {e}"), 500
+
     @app.get("/")
     def page() -> Any:
         with lock:
@@ -104,6 +113,7 @@ def create_app(source: "Derivation | Callable[[], Derivation]", title: str = "De
             if kind != "forward" and kind not in step.gradients:
                 raise BadRequest(f"step {step.name!r} has no tensor {kind!r}; it has "
                                  f"{['forward', *step.gradients]}", 404)
+            _refuse_failed(step, kind)
             t = tensor_of(d, step, kind)
             if t is None:
                 raise BadRequest(f"no adjoint reaches step {step.name!r}: its gradients have no values", 404)
@@ -118,17 +128,25 @@ def create_app(source: "Derivation | Callable[[], Derivation]", title: str = "De
         lr = parse_number(args.get("lr", "0.1"), "lr", float, 0.0, 10.0)
         optimizer = args.get("optimizer", "sgd")
         with lock:
-            losses = session.train(steps, lr, optimizer)
-        return jsonify(losses=losses, history=session.history())
+            losses, verified = session.train(steps, lr, optimizer)
+        return jsonify(losses=losses, verified=verified, history=session.history())
 
     def _element(d: "Derivation", args: Any, kind: str) -> dict[str, Any]:
         step = session.step(d, args.get("step"))
         if "position" not in args:
             raise BadRequest("missing parameter 'position' (comma-separated indices, e.g. 0,0,1,1)")
         pos = parse_ints(args["position"], "position")
+        _refuse_failed(step, kind)
         return _checked(lambda: element_record(worked(d, step.name, kind, pos)))
 
     return app
+
+
+def _refuse_failed(step: Any, kind: str) -> None:
+    """A formula that failed verification is not served as if it were right (409)."""
+    if kind in ("forward", *step.gradients) and step.status(kind) == "failed":
+        raise BadRequest(f"step {step.name!r}: the {kind} formula FAILED verification against autograd; "
+                         "it is not shown", 409)
 
 
 def _checked(make: Callable[[], Any]) -> Any:

@@ -93,14 +93,13 @@ class Session:
         return [{"iteration": k + 1, "loss": loss} for k, (loss, _) in enumerate(self.iterations)]
 
     def to_json(self, d: "Derivation") -> Any:
-        """``d.to_json()`` (the analysis issue's schema), or a 501 where this build lacks it."""
-        if not hasattr(d, "to_json"):
-            raise BadRequest("Derivation.to_json is not in this build (it comes with the analysis "
-                             "issue's graph export; schema in docs/schema.md)", 501)
+        """``d.to_json()`` (schema in docs/schema.md)."""
         return d.to_json()
 
-    def train(self, steps: int, lr: float, optimizer: str) -> list[float]:
-        """Run ``steps`` iterations from the current weights; returns their losses."""
+    def train(self, steps: int, lr: float, optimizer: str) -> tuple[list[float], bool | None]:
+        """Run ``steps`` iterations from the current weights; returns their losses and whether
+        they agree with torch.optim (None when not checked). Each call starts the optimizer afresh
+        (momentum and Adam's moments restart; the weights carry over)."""
         from symbolic_torch import train_steps
         if optimizer not in OPTIMIZERS:
             raise BadRequest(f"optimizer {optimizer!r} is not one of {list(OPTIMIZERS)}")
@@ -110,10 +109,10 @@ class Session:
                              "(serve with --loss and --target)", 409)
         inputs, target = d.run.inputs[:-1], d.run.inputs[-1]
         w = train_steps(self.model, *inputs, target=target, loss=d.run.loss, optimizer=optimizer,
-                        steps=steps, lr=lr, verify=self.verify_training)
+                        steps=steps, lr=lr, verify=self.verify_training, seed=len(self.iterations))
         _load(self.model, w.parameters)
         self.iterations += list(zip(w.losses, w.derivations))
-        return w.losses
+        return w.losses, (None if w.report is None else w.report.ok)
 
 
 def _trainable(model: Any) -> bool:

@@ -122,3 +122,20 @@ def test_serve_command(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFi
     assert ran["host"] == "127.0.0.1" and ran["port"] == 8765
     body = ran["app"].test_client().get("/api/element?step=conv1&position=0,0,1,1").get_json()
     assert body["terms"] == 10 and "serving examples/tiny_cnn.py:TinyCNN (6 steps)" in capsys.readouterr().out
+
+
+def test_a_failed_formula_is_not_served() -> None:
+    """A gradient that failed verification gets a 409, not its worked element."""
+    import torch
+    import symbolic_torch as st
+    from symbolic_torch.web.app import create_app
+    torch.manual_seed(0)
+    d = st.derive(torch.nn.Linear(3, 2).double(), torch.randn(4, 3, dtype=torch.float64))
+    step = d[0]
+    eq = step.gradients["weight"]
+    step.gradients["weight"] = type(eq)(eq.lhs, 1.001 * eq.rhs, evaluate=False)  # a wrong formula
+    assert not d.verify().ok and step.status("weight") == "failed"
+    client = create_app(d).test_client()
+    r = client.get(f"/api/gradient?step={step.name}&name=weight&position=0,0")
+    assert r.status_code == 409 and "FAILED" in r.get_json()["error"]
+    assert client.get(f"/api/gradient?step={step.name}&name=bias&position=0").status_code == 200
