@@ -93,7 +93,7 @@ def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor,
                     env: Mapping[str, torch.Tensor] | None = None) -> None:
     """Raise ``EvaluatorMismatchError`` naming ``expr`` unless ``got`` (compiled) equals ``want``
     (reference): the same NaN and ±inf cells, finite cells within ``AGREE`` of the result's scale
-    (|reference| + its largest magnitude + that of the tensors read: a sum that cancels to
+    (|reference| + its largest magnitude + that of the tensors the formula reads: a sum that cancels to
     ~1e-16 may differ in its last digits by summation order).
 
     >>> check_agreement(sp.Symbol("e"), torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.0 + 1e-15]))
@@ -104,7 +104,8 @@ def check_agreement(expr: sp.Basic, got: torch.Tensor, want: torch.Tensor,
                                      f"{tuple(got.shape)} and {tuple(want.shape)}")
     bad = (torch.isnan(got) != torch.isnan(want)) | (torch.isinf(want) & (got != want))
     fin = torch.isfinite(want) & torch.isfinite(got)
-    scale = max([_magnitude(want)] + [_magnitude(v) for v in (env or {}).values()])
+    read = {str(b.label) for b in expr.atoms(sp.IndexedBase)} | {str(a) for a in expr.free_symbols}
+    scale = max([_magnitude(want)] + [_magnitude(v) for k, v in (env or {}).items() if k in read])
     bad |= fin & ((got - want).abs() > AGREE * (want.abs() + scale))
     bad |= torch.isfinite(want) & ~torch.isfinite(got)
     if got.shape != want.shape or bool(bad.any()):
