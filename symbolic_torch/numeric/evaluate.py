@@ -40,7 +40,7 @@ from symbolic_torch.numeric.grid import Grid
 Free = Sequence[tuple[sp.Symbol, int, int]]
 GRID_LIMIT = 1 << 22  # elements per chunk of the broadcast grid
 EVALUATORS = ("auto", "compiled", "reference", "both")
-COMPILE_ABOVE = 16  # auto: a grid this small (a worked element's scalar) is evaluated by the reference
+COMPILE_ABOVE = 16  # auto: a formula whose largest intermediate is this small is evaluated by the reference
 AGREE = 1e-12  # both: the largest difference allowed, relative to |reference| + max |reference|
 log = logging.getLogger("symbolic_torch.numeric.compile")
 

@@ -107,6 +107,7 @@ def test_served_app_computes_elements_and_trains(page, server: str, mlp: st.Deri
     page.wait_for_function("document.querySelector('#iteration').options.length === 4")
     losses = [float(x) for x in page.locator("#train-status").inner_text().split(": ")[1].split(" → ")]
     assert losses[0] > losses[1] > losses[2]
+    assert "torch.optim" in page.locator("#train-check").inner_text()
     assert page.locator("#losses circle").count() == 3
     page.wait_for_function("document.querySelector('#summary').textContent.includes('training iteration 3')")
     assert f"loss L = {losses[2]:.4g}" in page.locator("#summary").inner_text()

@@ -267,9 +267,9 @@
       const r = await fetch(`/api/train?${new URLSearchParams({ steps: f.get("steps"), lr: f.get("lr"), optimizer: f.get("optimizer") })}`);
       const body = await r.json();
       if (!r.ok) { $("#train-status").textContent = body.error; return; }
-      const check = body.verified === null ? " (not checked against torch.optim)"
-        : (body.verified ? " · every update agrees with torch.optim" : " · FAILED: an update disagrees with torch.optim");
-      $("#train-status").textContent = `losses (before each update): ${body.losses.map(fmt).join(" → ")}${check}`;
+      $("#train-status").textContent = `losses (before each update): ${body.losses.map(fmt).join(" → ")}`;
+      $("#train-check").textContent = body.verified === null ? "updates not checked against torch.optim"
+        : (body.verified ? "every update agrees with torch.optim" : "FAILED: an update disagrees with torch.optim");
       $("#losses").replaceChildren(lossChart(body.history.map((x) => num(x.loss))));
       const sel = $("#iteration");
       sel.replaceChildren(h("option", { value: "" }, "initial"), ...body.history.map((x) => h("option", { value: x.iteration }, `iteration ${x.iteration}: L = ${fmt(x.loss)}`)));
